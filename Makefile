@@ -1,0 +1,27 @@
+# The two set-up commands of the README: `make repro` (the main job) and `make test` (the tests).
+# Each makes the virtual environment .venv from settings.ini when it is missing or out of date.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: repro test env export clean-nbs
+
+$(STAMP): settings.ini setup.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]" 2> >(grep -v "is neither a file nor a directory" >&2)
+	$(BIN)/dvc config core.analytics false
+	touch $(STAMP)
+
+env: $(STAMP)
+
+repro: $(STAMP)
+	$(BIN)/dvc repro
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+export: $(STAMP)
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
