@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test env export clean-nbs
+.PHONY: repro test env export hooks
 
 $(STAMP): settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,3 +25,6 @@ test: $(STAMP)
 
 export: $(STAMP)
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
+
+hooks: $(STAMP)
+	$(BIN)/nbdev_install_hooks   # notebooks: clean on save in Jupyter, merge conflicts resolved by nbdev_merge
