@@ -69,3 +69,10 @@ def test_second_repro_does_nothing(smoke_repo):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     r = subprocess.run([str(BIN / "dvc"), "status", "dvc.yaml"], cwd=smoke_repo, env=env, capture_output=True, text=True)
     assert r.returncode == 0 and "changed" not in r.stdout, r.stdout
+
+
+def test_results_index_is_current():
+    "results/README.md lists exactly the outputs dvc.yaml describes (rerun `dvc repro results_index -f` if not)."
+    from lzu.pipeline import results_index
+    assert (ROOT / "results" / "README.md").read_text() == results_index(ROOT / "dvc.yaml"), \
+        "results/README.md is stale: run `dvc repro -f results_index`"
