@@ -16,8 +16,8 @@ from torch.utils.checkpoint import checkpoint
 
 # %% auto #0
 __all__ = ['OFFICIAL_MAX_POSITIONS', 'REL_EPS', 'VGG19_FILE', 'VGG19_URL', 'VGG19_LAYERS', 'sample_positions', 'position_coords',
-           'contextual_loss', 'rgb_patches', 'cobi_rgb_loss', 'vgg19_weights_path', 'VGGFeatures', 'cobi_vgg_loss',
-           'CoBiLoss', 'unique_match_ratio']
+           'contextual_loss', 'rgb_patches', 'rgb_patches_at', 'cobi_rgb_loss', 'vgg19_weights_path', 'VGGFeatures',
+           'cobi_vgg_loss', 'CoBiLoss', 'unique_match_ratio']
 
 # %% ../nbs/13_contextual.ipynb #5b9380b2
 OFFICIAL_MAX_POSITIONS = 63 * 63  # the official code samples 3969 positions of larger maps
@@ -58,39 +58,40 @@ def _block_colmax(Ib, T, cIb, cT, distance, band_width, w_spatial, spatial):
     return cs.amax(-2)
 
 # %% ../nbs/13_contextual.ipynb #4d91a934
-def _prepare(pred, target, distance, spatial, max_positions, generator):
-    "Flatten both maps to `(B, N, C)`, sample positions, centre and normalise; with the positions' coordinates."
-    if pred.ndim != 4 or pred.shape != target.shape:
-        raise ValueError(f"pred and target must be (B, C, H, W) maps of the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+def _sample_idx(H, W, spatial, max_positions, generator, device):
+    "The sampled flat positions of an `H x W` map (`contextual_loss`'s `max_positions` rule)."
+    if max_positions is None: max_positions = OFFICIAL_MAX_POSITIONS if spatial == 'official' else math.inf
+    return sample_positions(H * W, max_positions, generator, device=device)
+
+def _check_args(distance, spatial):
     if distance not in ('cosine', 'l2'): raise ValueError(f"distance must be 'cosine' or 'l2', got {distance!r}")
     if spatial not in ('paper', 'official'): raise ValueError(f"spatial must be 'paper' or 'official', got {spatial!r}")
-    B, C, H, W = pred.shape
-    if max_positions is None: max_positions = OFFICIAL_MAX_POSITIONS if spatial == 'official' else math.inf
-    idx = sample_positions(H * W, max_positions, generator, device=pred.device)
-    T = pred.flatten(2)[..., idx].transpose(1, 2)  # (B, N, C) prediction
-    I = target.flatten(2)[..., idx].transpose(1, 2)
+
+def _normalise(T, I, idx, H, W, distance, spatial):
+    "Centre and normalise `(B, N, C)` features (cosine distance) and give the positions' coordinates."
     if distance == 'cosine':
         mu = T.mean((0, 1), keepdim=True)
         T, I = T - mu, I - mu
         if spatial == 'official': T, I = T / T.norm(dim=-1, keepdim=True), I / I.norm(dim=-1, keepdim=True)
         else: T, I = F.normalize(T, dim=-1, eps=1e-12), F.normalize(I, dim=-1, eps=1e-12)
-    rc = position_coords(idx, H, W, pred.dtype)
-    if spatial == 'official': c = rc / torch.tensor([H, W], dtype=pred.dtype, device=pred.device) * 255
+    rc = position_coords(idx, H, W, T.dtype)
+    if spatial == 'official': c = rc / torch.tensor([H, W], dtype=T.dtype, device=T.device) * 255
     else: c = rc / max(H, W)
     return T, I, c
 
-def contextual_loss(pred:torch.Tensor, # (B, C, H, W) prediction features (the official code's `T`)
-                    target:torch.Tensor, # (B, C, H, W) target features (`I`)
-                    *, distance:str='cosine', # 'cosine' (1 - cos)/2, or 'l2' (squared L2)
-                    band_width:float=0.5, # h in exp((1 - d_rel) / h)
-                    w_spatial:float=0.0, # spatial weight w_s; 0 gives CX
-                    spatial:str='paper', # 'paper' (Eq. 2, added before normalisation) or 'official' (mixed after)
-                    max_positions:int|float|None=None, # sample this many positions when H*W exceeds it; None: 3969 if official else never; math.inf: never
-                    block_size:int|None=1024, # target positions per block; None: the whole matrix at once
-                    generator:torch.Generator|None=None, # for the position sampling
-                   ) -> torch.Tensor:
-    "Contextual loss CX (`w_spatial=0`) or contextual bilateral loss CoBi between two feature maps, a scalar."
-    T, I, c = _prepare(pred, target, distance, spatial, max_positions, generator)
+def _prepare(pred, target, distance, spatial, max_positions, generator):
+    "Flatten both maps to `(B, N, C)`, sample positions, centre and normalise; with the positions' coordinates."
+    if pred.ndim != 4 or pred.shape != target.shape:
+        raise ValueError(f"pred and target must be (B, C, H, W) maps of the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+    _check_args(distance, spatial)
+    B, C, H, W = pred.shape
+    idx = _sample_idx(H, W, spatial, max_positions, generator, pred.device)
+    T = pred.flatten(2)[..., idx].transpose(1, 2)  # (B, N, C) prediction
+    I = target.flatten(2)[..., idx].transpose(1, 2)
+    return _normalise(T, I, idx, H, W, distance, spatial)
+
+def _contextual(T, I, c, distance, band_width, w_spatial, spatial, block_size):
+    "The loss from prepared `(B, N, C)` features and their coordinates (dense, or exact in blocks of target positions)."
     args = (distance, band_width, w_spatial, spatial)
     M = I.shape[1]
     if block_size is None or block_size >= M: colmax = _block_colmax(I, T, c, c, *args)
@@ -104,6 +105,20 @@ def contextual_loss(pred:torch.Tensor, # (B, C, H, W) prediction features (the o
         colmax = torch.stack(parts).amax(0)
     return (-torch.log(colmax.mean(-1))).mean()
 
+def contextual_loss(pred:torch.Tensor, # (B, C, H, W) prediction features (the official code's `T`)
+                    target:torch.Tensor, # (B, C, H, W) target features (`I`)
+                    *, distance:str='cosine', # 'cosine' (1 - cos)/2, or 'l2' (squared L2)
+                    band_width:float=0.5, # h in exp((1 - d_rel) / h)
+                    w_spatial:float=0.0, # spatial weight w_s; 0 gives CX
+                    spatial:str='paper', # 'paper' (Eq. 2, added before normalisation) or 'official' (mixed after)
+                    max_positions:int|float|None=None, # sample this many positions when H*W exceeds it; None: 3969 if official else never; math.inf: never
+                    block_size:int|None=1024, # target positions per block; None: the whole matrix at once
+                    generator:torch.Generator|None=None, # for the position sampling
+                   ) -> torch.Tensor:
+    "Contextual loss CX (`w_spatial=0`) or contextual bilateral loss CoBi between two feature maps, a scalar."
+    T, I, c = _prepare(pred, target, distance, spatial, max_positions, generator)
+    return _contextual(T, I, c, distance, band_width, w_spatial, spatial, block_size)
+
 # %% ../nbs/13_contextual.ipynb #e489f7ab
 def rgb_patches(img:torch.Tensor, # (B, C, H, W) image
                 patch_size:int=10, # n, the patch side
@@ -114,6 +129,21 @@ def rgb_patches(img:torch.Tensor, # (B, C, H, W) image
     a = (patch_size - 1) // 2; b = patch_size - 1 - a
     return F.unfold(F.pad(img * scale, (a, b, a, b)), patch_size).view(B, C * patch_size ** 2, H, W)
 
+def rgb_patches_at(img:torch.Tensor, # (B, C, H, W) image
+                   idx:torch.Tensor, # (K,) flat positions (row * W + col)
+                   patch_size:int=10, # n, the patch side
+                   scale:float=1.0, # multiply the image by this first
+                  ) -> torch.Tensor:
+    "`(B, K, C*n*n)`: `rgb_patches(img)` at the positions `idx` only, without building the `C n^2`-channel map."
+    B, C, H, W = img.shape
+    a = (patch_size - 1) // 2; b = patch_size - 1 - a
+    padded = F.pad(img * scale, (a, b, a, b))
+    off = torch.arange(patch_size, device=img.device)
+    rows = torch.div(idx, W, rounding_mode='floor')[:, None] + off  # (K, n) padded rows of each patch
+    cols = (idx % W)[:, None] + off
+    p = padded[:, :, rows[:, :, None], cols[:, None, :]]  # (B, C, K, n, n)
+    return p.permute(0, 2, 1, 3, 4).reshape(B, idx.numel(), C * patch_size ** 2)
+
 def cobi_rgb_loss(pred:torch.Tensor, # (B, 3, H, W) prediction in [0, 1]
                   target:torch.Tensor, # (B, 3, H, W) target in [0, 1]
                   *, patch_size:int=10, # n: 10 for 4X, 15 for 8X (paper)
@@ -121,10 +151,21 @@ def cobi_rgb_loss(pred:torch.Tensor, # (B, 3, H, W) prediction in [0, 1]
                   spatial:str='paper', # 'paper' or 'official'
                   **kwargs, # band_width, max_positions, block_size, generator: see `contextual_loss`
                  ) -> torch.Tensor:
-    "CoBi_RGB: the contextual bilateral loss on `n x n` RGB patches (squared L2 distance)."
+    "CoBi_RGB: the contextual bilateral loss on `n x n` RGB patches (squared L2 distance), cut only at the sampled positions."
+    if pred.ndim != 4 or pred.shape != target.shape:
+        raise ValueError(f"pred and target must be (B, C, H, W) images of the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+    _check_args('l2', spatial)
+    kw = dict(band_width=0.5, max_positions=None, block_size=1024, generator=None)
+    unknown = set(kwargs) - set(kw)
+    if unknown: raise TypeError(f"cobi_rgb_loss got unexpected keyword arguments {sorted(unknown)}")
+    kw.update(kwargs)
     scale = 255. if spatial == 'official' else 1 / math.sqrt(pred.shape[1] * patch_size ** 2)
-    return contextual_loss(rgb_patches(pred, patch_size, scale), rgb_patches(target, patch_size, scale),
-                           distance='l2', w_spatial=w_spatial, spatial=spatial, **kwargs)
+    H, W = pred.shape[-2:]
+    # sample first, then cut patches only there: the same positions and values as sampling the full patch map
+    idx = _sample_idx(H, W, spatial, kw['max_positions'], kw['generator'], pred.device)
+    T, I = rgb_patches_at(pred, idx, patch_size, scale), rgb_patches_at(target, idx, patch_size, scale)
+    T, I, c = _normalise(T, I, idx, H, W, 'l2', spatial)
+    return _contextual(T, I, c, 'l2', kw['band_width'], w_spatial, spatial, kw['block_size'])
 
 # %% ../nbs/13_contextual.ipynb #cb43c1d4
 VGG19_FILE = 'vgg19-dcbb9e9d.pth'
