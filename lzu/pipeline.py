@@ -12,13 +12,17 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['NOTEBOOK_STAGES', 'GENERATED', 'GENERATORS', 'load_params', 'stage_parameters', 'file_digest', 'tree_manifest',
-           'ensure_generated', 'run_notebook', 'results_index', 'main']
+__all__ = ['NOTEBOOK_STAGES', 'FOREACH', 'GENERATED', 'GENERATORS', 'load_params', 'stage_parameters', 'file_digest',
+           'tree_manifest', 'ensure_generated', 'run_notebook', 'results_index', 'main']
 
 # %% ../nbs/06_pipeline.ipynb #9c199d4b
 # stage -> (its papermill notebook, the generated datasets it reads)
 NOTEBOOK_STAGES = {'zoom_geometry': ('nbs/experiments/zoom_geometry.ipynb', ()),
-                   'srraw_figure': ('nbs/experiments/srraw_figure.ipynb', ('synthetic_srraw',))}
+                   'srraw_figure': ('nbs/experiments/srraw_figure.ipynb', ('synthetic_srraw',)),
+                   'sr_train': ('nbs/experiments/sr_train.ipynb', ('synthetic_srraw',)),
+                   'sr_tables': ('nbs/experiments/sr_tables.ipynb', ('synthetic_srraw',))}
+# foreach stage -> the params.yaml section whose keys are its items (`dvc.yaml`: `foreach: ${section}`)
+FOREACH = {'sr_train': 'sr_models'}
 # generated dataset -> (where its data lives, its committed manifest)
 GENERATED = {'synthetic_srraw': ('work/synthetic_srraw', 'results/metrics/synthetic_srraw_manifest.json')}
 
@@ -41,10 +45,18 @@ def load_params(path: str | Path = 'params.yaml', # the parameters file (the com
 def stage_parameters(params: dict, # the whole parameters file
                      stage: str, # a stage name, e.g. 'zoom_geometry'
                      results_dir: str = 'results', # where the stage writes
+                     item: str | None = None, # for a foreach stage: the item (a key of its `FOREACH` section)
                     ) -> dict:
-    "The papermill parameters of one stage: its section of `params.yaml` plus `profile` and `results_dir`."
+    "The papermill parameters of one stage: its section of `params.yaml` plus `profile` and `results_dir` (and a foreach item's own settings and `item`)."
     if stage not in params: raise KeyError(f"params.yaml has no section {stage!r} (sections: {sorted(k for k in params if k != 'profile')})")
-    return {**params[stage], 'profile': params['profile'], 'results_dir': results_dir}
+    out = {**params[stage], 'profile': params['profile'], 'results_dir': results_dir}
+    if (stage in FOREACH) != (item is not None):
+        raise ValueError(f"stage {stage!r} " + (f"runs once per key of {FOREACH[stage]!r}: give an item" if stage in FOREACH else "takes no item"))
+    if item is not None:
+        items = params.get(FOREACH[stage]) or {}
+        if item not in items: raise KeyError(f"params.yaml section {FOREACH[stage]!r} has no item {item!r} (items: {sorted(items)})")
+        out.update(items[item], item=item)
+    return out
 
 # %% ../nbs/06_pipeline.ipynb #6b13a71f
 import hashlib
@@ -93,14 +105,15 @@ def run_notebook(stage: str, # the stage (a key of NOTEBOOK_STAGES)
                  params: dict, # the whole parameters file
                  results_dir: str = 'results', # where figures/, tables/, metrics/ and notebooks/ go
                  root: str | Path = '.', # the repository root
+                 item: str | None = None, # for a foreach stage: the item
                 ) -> Path:
     "Run a stage's experiment notebook with papermill; return the executed notebook's path."
     import papermill as pm
     root = Path(root)
     nb, needs = NOTEBOOK_STAGES[stage]
-    src, out = root / nb, root / results_dir / 'notebooks' / f'{stage}.ipynb'
+    src, out = root / nb, root / results_dir / 'notebooks' / (f'{stage}.ipynb' if item is None else f'{stage}_{item}.ipynb')
     for sub in ('figures', 'tables', 'metrics', 'notebooks'): (root / results_dir / sub).mkdir(parents=True, exist_ok=True)
-    stage_params = stage_parameters(params, stage, results_dir)
+    stage_params = stage_parameters(params, stage, results_dir, item)
     for name in needs:   # generated data the notebook reads (when a parameter points at it): regenerate it if missing
         data, manifest = GENERATED[name]
         if data in map(str, stage_params.values()): ensure_generated(root / data, root / manifest, GENERATORS[name])
@@ -108,16 +121,27 @@ def run_notebook(stage: str, # the stage (a key of NOTEBOOK_STAGES)
         pm.execute_notebook(str(src), str(out), parameters=stage_params,
                             cwd=str(root), progress_bar=True, kernel_name='python3')
     except pm.PapermillExecutionError as e:
-        raise RuntimeError(f"stage {stage!r} failed in {src} ({e.ename}: {e.evalue}); "
+        raise RuntimeError(f"stage {stage!r}{'' if item is None else f' (item {item!r})'} failed in {src} ({e.ename}: {e.evalue}); "
                            f"the executed notebook with the traceback is {out}") from None
     return out
 
+def _expand_foreach(name: str, st: dict, params: dict) -> list:
+    "(stage name, stage) pairs of a stage; a `foreach: ${section}` stage gives one per key, `${key}` substituted."
+    if 'foreach' not in st: return [(name, st)]
+    section = str(st['foreach']).strip()
+    if not (section.startswith('${') and section.endswith('}')): raise ValueError(f"dvc.yaml: stage {name}: foreach must name a params section as ${{section}}")
+    keys = params.get(section[2:-1]) or {}
+    text = yaml.safe_dump(st['do'])
+    return [(f'{name}@{k}', yaml.safe_load(text.replace('${key}', str(k)))) for k in keys]
+
 def results_index(dvc_yaml: str | Path = 'dvc.yaml', # the pipeline definition
+                  params: str | Path = 'params.yaml', # the parameters (the items of foreach stages)
                  ) -> str:
     "`results/README.md`: one line per table and figure (its `desc` in dvc.yaml: what it shows, the paper's counterpart) and its stage."
     stages = yaml.safe_load(Path(dvc_yaml).read_text())['stages']
+    p = yaml.safe_load(Path(params).read_text()) if Path(params).exists() else {}
     rows = []
-    for name, st in stages.items():
+    for name, st in [e for n, s in stages.items() for e in _expand_foreach(n, s, p)]:
         for kind in ('outs', 'metrics', 'plots'):
             for o in st.get(kind, []):
                 path, spec = (next(iter(o.items())) if isinstance(o, dict) else (o, {}))
@@ -133,14 +157,15 @@ def results_index(dvc_yaml: str | Path = 'dvc.yaml', # the pipeline definition
     return '\n'.join(lines) + '\n'
 
 def main(argv: list[str] | None = None):
-    "Command line: `python -m lzu.pipeline STAGE [--params params.yaml] [--results results]`."
+    "Command line: `python -m lzu.pipeline STAGE [--item ITEM] [--params params.yaml] [--results results]`."
     ap = argparse.ArgumentParser(prog='python -m lzu.pipeline', description=main.__doc__)
-    ap.add_argument('stage', choices=sorted([*NOTEBOOK_STAGES, *GENERATED, 'bench_zoom', 'results_index']))
+    ap.add_argument('stage', choices=sorted([*NOTEBOOK_STAGES, *GENERATED, 'bench_zoom', 'bench_cobi', 'results_index']))
+    ap.add_argument('--item', default=None, help="the item of a foreach stage")
     ap.add_argument('--params', default='params.yaml'); ap.add_argument('--results', default='results')
     a = ap.parse_args(argv)
     if a.stage == 'results_index':
         Path(a.results).mkdir(parents=True, exist_ok=True)
-        return Path(a.results, 'README.md').write_text(results_index())
+        return Path(a.results, 'README.md').write_text(results_index(params=a.params))
     params = load_params(a.params)
     if a.stage in GENERATED:   # (re)generate the data from scratch and write its manifest
         data, manifest = GENERATED[a.stage]
@@ -158,7 +183,16 @@ def main(argv: list[str] | None = None):
                 '--table', f"{a.results}/tables/bench_zoom.md"]
         Path(a.results, 'metrics').mkdir(parents=True, exist_ok=True); Path(a.results, 'tables').mkdir(parents=True, exist_ok=True)
         return bench_main(args)
-    run_notebook(a.stage, params, a.results)
+    if a.stage == 'bench_cobi':
+        from lzu.bench import main as bench_main
+        b = stage_parameters(params, 'bench_cobi', a.results)
+        args = ['cobi', '--sizes', *map(str, b['sizes']), '--channels', str(b['channels']), '--block-size', str(b['block_size']),
+                '--device', str(b['device']), '--repeats', str(b['repeats']), '--dense-max', str(b['dense_max']),
+                '--full-size', str(b['full_size']), '--full-max-positions', str(b['full_max_positions']), '--seed', str(b['seed']),
+                '--json', f"{a.results}/metrics/bench_cobi.json", '--table', f"{a.results}/tables/bench_cobi.md"]
+        Path(a.results, 'metrics').mkdir(parents=True, exist_ok=True); Path(a.results, 'tables').mkdir(parents=True, exist_ok=True)
+        return bench_main(args)
+    run_notebook(a.stage, params, a.results, item=a.item)
 
 # %% ../nbs/06_pipeline.ipynb #2f001b46
 if __name__ == '__main__':

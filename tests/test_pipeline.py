@@ -39,9 +39,12 @@ def smoke_repo(tmp_path_factory) -> Path:
 
 
 def _declared_outputs(repo: Path) -> list:
+    "Every output path of dvc.yaml, foreach stages expanded with the repo's params.yaml."
+    from lzu.pipeline import _expand_foreach
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    params = yaml.safe_load((repo / "params.yaml").read_text())
     paths = []
-    for stage in stages.values():
+    for _, stage in [e for n, s in stages.items() for e in _expand_foreach(n, s, params)]:
         for key in ("outs", "metrics", "plots"):
             for o in stage.get(key, []):
                 paths.append(next(iter(o)) if isinstance(o, dict) else o)
@@ -54,9 +57,21 @@ def test_every_declared_output_is_written(smoke_repo):
 
 
 def test_tables_name_their_profile_and_data(smoke_repo):
-    for md in (smoke_repo / "results" / "tables").glob("lzu_*.md"):
+    tables = [*(smoke_repo / "results" / "tables").glob("lzu_*.md"), *(smoke_repo / "results" / "tables").glob("zoomlearn_*.md")]
+    assert len(tables) >= 5, tables
+    for md in tables:
         text = md.read_text()
         assert "smoke" in text and "SYNTHETIC" in text.upper(), f"{md.name} does not name the profile and the data"
+
+
+def test_foreach_items_each_write_their_results(smoke_repo):
+    "Every sr_models entry of the smoke profile trained, scored, and reached the Zoom-to-Learn tables."
+    items = yaml.safe_load((smoke_repo / "params.yaml").read_text())["sr_models"]
+    for item in items:
+        r = json.loads((smoke_repo / "results" / "sr" / f"{item}.json").read_text())
+        assert r["item"] == item and r["summary"]["pairs"] > 0 and r["profile"] == "smoke"
+    t1 = (smoke_repo / "results" / "tables" / "zoomlearn_table1.csv").read_text()
+    assert "Bicubic" in t1 and "CoBi" in t1 and "CX" in t1 and "L1" in t1
 
 
 def test_a3_metrics_are_finite(smoke_repo):
@@ -74,5 +89,5 @@ def test_second_repro_does_nothing(smoke_repo):
 def test_results_index_is_current():
     "results/README.md lists exactly the outputs dvc.yaml describes (rerun `dvc repro results_index -f` if not)."
     from lzu.pipeline import results_index
-    assert (ROOT / "results" / "README.md").read_text() == results_index(ROOT / "dvc.yaml"), \
+    assert (ROOT / "results" / "README.md").read_text() == results_index(ROOT / "dvc.yaml", ROOT / "params.yaml"), \
         "results/README.md is stale: run `dvc repro -f results_index`"
