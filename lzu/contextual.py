@@ -12,7 +12,6 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
 
 # %% auto #0
 __all__ = ['OFFICIAL_MAX_POSITIONS', 'REL_EPS', 'VGG19_FILE', 'VGG19_URL', 'VGG19_LAYERS', 'sample_positions', 'position_coords',
@@ -46,6 +45,14 @@ def _cs(d, band_width):
     "Contextual similarity: `exp((1 - d / (min d + 1e-3)) / h)` normalised to sum 1 over the last axis."
     rel = d / (d.amin(-1, keepdim=True) + REL_EPS)
     return torch.softmax((1 - rel) / band_width, -1)  # = exp((1-rel)/h) / sum, without overflow
+
+def _distances(Ib, T, cIb, cT, distance, w_spatial, spatial):
+    "The distances `(B, n, N)` that are made relative (paper mode: plus `w_s` times the spatial distance), and the raw feature term (before the L2 clamp)."
+    raw = (1 - Ib @ T.transpose(-1, -2)) / 2 if distance == 'cosine' else \
+          (Ib * Ib).sum(-1)[..., :, None] - 2 * Ib @ T.transpose(-1, -2) + (T * T).sum(-1)[..., None, :]
+    d = raw if distance == 'cosine' else raw.clamp_min(0)
+    if spatial == 'paper' and w_spatial: d = d + w_spatial * torch.cdist(cIb, cT)
+    return d, raw
 
 def _block_colmax(Ib, T, cIb, cT, distance, band_width, w_spatial, spatial):
     "Column maxima `(B, N_T)` of the contextual similarity between target rows `Ib` and all prediction columns `T`."
@@ -90,19 +97,81 @@ def _prepare(pred, target, distance, spatial, max_positions, generator):
     I = target.flatten(2)[..., idx].transpose(1, 2)
     return _normalise(T, I, idx, H, W, distance, spatial)
 
+class _BlockedColmax(torch.autograd.Function):
+    """Column maxima of the contextual similarity, computed in blocks of target rows, with an exact hand-written backward.
+
+    Forward (no graph): per block of `block_size` target rows, the distances, their row minima, the row
+    log-sum-exp of the weights and the column maxima with the row that attains them (`argmax`).
+    Backward: the loss depends on each column only through its `argmax` row, so only rows that are the argmax of
+    some column get a gradient; those rows (in blocks) are recomputed once and differentiated by hand: softmax
+    backward, the relative distance `d / (min d + eps)` (including the gradient of the row minimum), then the
+    cosine or squared-L2 distance. Memory stays O(block_size x N); no block is recomputed for unmatched rows."""
+    @staticmethod
+    def forward(ctx, I, T, c, distance, band_width, w_spatial, spatial, block_size):
+        B, M, N = I.shape[0], I.shape[1], T.shape[1]
+        colmax = I.new_full((B, N), -math.inf)
+        arg = torch.zeros(B, N, dtype=torch.long, device=I.device)
+        mins, lses = I.new_empty(B, M), I.new_empty(B, M)
+        for s in range(0, M, block_size):
+            d, _ = _distances(I[:, s:s + block_size], T, c[s:s + block_size], c, distance, w_spatial, spatial)
+            m = d.amin(-1)
+            x = (1 - d / (m[..., None] + REL_EPS)) / band_width
+            lse = torch.logsumexp(x, -1)
+            S = torch.exp(x - lse[..., None])
+            if spatial == 'official' and w_spatial:
+                S = (1 - w_spatial) * S + w_spatial * _cs(_sqdist(c[s:s + block_size], c), band_width)
+            v, a = S.max(-2)
+            better = v > colmax        # strict: the first block attaining the maximum keeps it
+            colmax, arg = torch.where(better, v, colmax), torch.where(better, a + s, arg)
+            mins[:, s:s + block_size], lses[:, s:s + block_size] = m, lse
+        ctx.save_for_backward(I, T, c, mins, lses, arg)
+        ctx.args = (distance, band_width, w_spatial, spatial, block_size)
+        return colmax
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        I, T, c, mins, lses, arg = ctx.saved_tensors
+        distance, h, w_spatial, spatial, bs = ctx.args
+        alpha = (1 - w_spatial) if spatial == 'official' and w_spatial else 1.0   # d colmax / d cs at the argmax
+        gI, gT = torch.zeros_like(I), torch.zeros_like(T)
+        N = T.shape[1]
+        for b in range(I.shape[0]):
+            rows = torch.unique(arg[b])                     # sorted rows that are some column's argmax
+            pos = torch.searchsorted(rows, arg[b])          # each column's argmax, as an index into rows
+            for s in range(0, len(rows), bs):
+                rs = rows[s:s + bs]; r = len(rs)
+                Ir = I[b, rs]
+                d, raw = _distances(Ir[None], T[b:b + 1], c[rs], c, distance, w_spatial, spatial)
+                d, raw = d[0], raw[0]
+                den = mins[b, rs] + REL_EPS
+                x = (1 - d / den[:, None]) / h
+                cs = torch.exp(x - lses[b, rs][:, None])
+                cols = ((pos >= s) & (pos < s + r)).nonzero()[:, 0]
+                G = torch.zeros_like(cs)
+                G[pos[cols] - s, cols] = alpha * g[b, cols]
+                gx = cs * (G - (G * cs).sum(1, keepdim=True))            # softmax backward
+                gd = -gx / (h * den[:, None])                            # through d / (min d + eps) ...
+                gm = (gx * d).sum(1) / (h * den ** 2)                    # ... and through its row minimum
+                gd[torch.arange(r, device=d.device), d.argmin(1)] += gm
+                if distance == 'cosine':
+                    gI[b, rs] += -0.5 * gd @ T[b]; gT[b] += -0.5 * gd.transpose(0, 1) @ Ir
+                else:
+                    gd = gd * (raw >= 0)                                 # the clamp at 0
+                    gI[b, rs] += 2 * (gd.sum(1, keepdim=True) * Ir - gd @ T[b])
+                    gT[b] += 2 * (gd.sum(0)[:, None] * T[b] - gd.transpose(0, 1) @ Ir)
+        return (gI if ctx.needs_input_grad[0] else None), (gT if ctx.needs_input_grad[1] else None), *([None] * 6)
+
 def _contextual(T, I, c, distance, band_width, w_spatial, spatial, block_size):
     "The loss from prepared `(B, N, C)` features and their coordinates (dense, or exact in blocks of target positions)."
     args = (distance, band_width, w_spatial, spatial)
     M = I.shape[1]
-    if block_size is None or block_size >= M: colmax = _block_colmax(I, T, c, c, *args)
+    if block_size is None or block_size >= M: colmax = _block_colmax(I, T, c, c, *args)   # dense: plain autograd
+    elif torch.is_grad_enabled() and (T.requires_grad or I.requires_grad):
+        colmax = _BlockedColmax.apply(I, T, c, *args, int(block_size))   # exact, O(block x N) memory, no recompute of unmatched rows
     else:
-        grad = torch.is_grad_enabled() and (T.requires_grad or I.requires_grad)
-        parts = []
-        for s in range(0, M, block_size):
-            Ib, cb = I[:, s:s + block_size], c[s:s + block_size]
-            parts.append(checkpoint(_block_colmax, Ib, T, cb, c, *args, use_reentrant=False) if grad
-                         else _block_colmax(Ib, T, cb, c, *args))
-        colmax = torch.stack(parts).amax(0)
+        colmax = torch.stack([_block_colmax(I[:, s:s + block_size], T, c[s:s + block_size], c, *args)
+                              for s in range(0, M, block_size)]).amax(0)
     return (-torch.log(colmax.mean(-1))).mean()
 
 def contextual_loss(pred:torch.Tensor, # (B, C, H, W) prediction features (the official code's `T`)
@@ -112,7 +181,7 @@ def contextual_loss(pred:torch.Tensor, # (B, C, H, W) prediction features (the o
                     w_spatial:float=0.0, # spatial weight w_s; 0 gives CX
                     spatial:str='paper', # 'paper' (Eq. 2, added before normalisation) or 'official' (mixed after)
                     max_positions:int|float|None=None, # sample this many positions when H*W exceeds it; None: 3969 if official else never; math.inf: never
-                    block_size:int|None=1024, # target positions per block; None: the whole matrix at once
+                    block_size:int|None=512, # target positions per block; None: the whole matrix at once
                     generator:torch.Generator|None=None, # for the position sampling
                    ) -> torch.Tensor:
     "Contextual loss CX (`w_spatial=0`) or contextual bilateral loss CoBi between two feature maps, a scalar."
@@ -155,7 +224,7 @@ def cobi_rgb_loss(pred:torch.Tensor, # (B, 3, H, W) prediction in [0, 1]
     if pred.ndim != 4 or pred.shape != target.shape:
         raise ValueError(f"pred and target must be (B, C, H, W) images of the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
     _check_args('l2', spatial)
-    kw = dict(band_width=0.5, max_positions=None, block_size=1024, generator=None)
+    kw = dict(band_width=0.5, max_positions=None, block_size=512, generator=None)
     unknown = set(kwargs) - set(kw)
     if unknown: raise TypeError(f"cobi_rgb_loss got unexpected keyword arguments {sorted(unknown)}")
     kw.update(kwargs)
@@ -259,7 +328,7 @@ def unique_match_ratio(pred:torch.Tensor, # (B, C, H, W) prediction features
                        w_spatial:float=0.0, # weight of the spatial distance (paper coordinates)
                        count:str='exactly_one', # 'exactly_one' or 'matched' (at least one)
                        max_positions:int|float|None=None, # as `contextual_loss` in paper mode
-                       block_size:int=1024, # prediction positions per block
+                       block_size:int=512, # prediction positions per block
                        generator:torch.Generator|None=None,
                       ) -> float:
     "Share of target features that are the nearest neighbour of exactly one (or at least one) prediction feature."
