@@ -32,8 +32,8 @@ from .saliency import adaptive_saliency, check_saliency, dataset_saliency, jitte
 from .warps import zoom
 
 # %% auto #0
-__all__ = ['cached_weights', 'resnet_fpn', 'NoResizeTransform', 'retinanet', 'scale_boxes', 'LZUDetector', 'detection_collate',
-           'detection_step', 'coco_evaluate', 'zoom_unzoom_latency']
+__all__ = ['cached_weights', 'resnet_fpn', 'NoResizeTransform', 'retinanet', 'scale_boxes', 'FPNWrapper', 'LZUDetector',
+           'detection_collate', 'detection_step', 'coco_evaluate', 'zoom_unzoom_latency']
 
 # %% ../nbs/22_detection.ipynb #8d9e951a
 def cached_weights(arch: str, # a torchvision classification model name, e.g. 'resnet50'
@@ -140,7 +140,19 @@ def scale_boxes(boxes: torch.Tensor, # (N, 4) pixel x1, y1, x2, y2 in an image o
 # %% ../nbs/22_detection.ipynb #bd31c324
 _METHODS = ('uniform', 'fixed', 'adaptive')
 
-class LZUDetector(nn.Module):
+class FPNWrapper:
+    "Mixin for a module whose `model.backbone` is a ResNet-FPN, wrapped in place by `LZU` for the LZU methods."
+    @property
+    def lzu(self) -> LZU | None:
+        "The `LZU` wrapping the FPN (None for uniform downsampling)."
+        return self.model.backbone if isinstance(self.model.backbone, LZU) else None
+
+    @property
+    def fpn(self) -> nn.Module:
+        "The plain ResNet-FPN (unwrapped)."
+        return self.lzu.backbone if self.lzu is not None else self.model.backbone
+
+class LZUDetector(FPNWrapper, nn.Module):
     "torchvision RetinaNet at scale `s`: uniform downsampling or LZU (fixed / adaptive saliency, FPN levels unzoomed); boxes in original pixels."
     def __init__(self,
                  model: RetinaNet, # a torchvision RetinaNet (e.g. from `retinanet`); for LZU its backbone is wrapped in place
@@ -189,15 +201,6 @@ class LZUDetector(nn.Module):
             self.grid_hw = tuple(saliency.shape[-2:])
         model.backbone = LZU(model.backbone, (h, w), self.fwhm, saliency, separable, anti_crop, d, inverse)
 
-    @property
-    def lzu(self) -> LZU | None:
-        "The `LZU` wrapping the FPN (None for uniform downsampling)."
-        return self.model.backbone if isinstance(self.model.backbone, LZU) else None
-
-    @property
-    def fpn(self) -> nn.Module:
-        "The plain ResNet-FPN (unwrapped)."
-        return self.lzu.backbone if self.lzu is not None else self.model.backbone
 
     def to_detector(self, boxes: torch.Tensor, # (N, 4) boxes in original-image pixels
                    ) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.ops import Conv2dNormActivation
 
-from .detection import resnet_fpn
+from .detection import FPNWrapper, resnet_fpn
 from .grids import resample, uniform_grid
 from .lzu import LZU
 from .saliency import check_saliency, dataset_boundary_saliency
@@ -192,7 +192,7 @@ def segmentation_step(model: nn.Module, # an `LZUSegmenter` (or its DDP wrapper)
     return segmentation_loss(model(images, out_hw=tuple(labels.shape[-2:])), labels)
 
 # %% ../nbs/23_segmentation.ipynb #a1d6d589
-class LZUSegmenter(nn.Module):
+class LZUSegmenter(FPNWrapper, nn.Module):
     "Segmentation at a network input size: uniform downsampling or LZU with a fixed saliency (FPN levels unzoomed before the head)."
     def __init__(self,
                  model: PSPNetFPN, # the segmentation network; for LZU its backbone is wrapped in place
@@ -222,15 +222,6 @@ class LZUSegmenter(nn.Module):
         if isinstance(model.backbone, LZU): raise ValueError("model.backbone is already wrapped in an LZU: build a fresh model")
         model.backbone = LZU(model.backbone, (h, w), fwhm, saliency, separable, anti_crop, model.size_divisible, inverse)
 
-    @property
-    def lzu(self) -> LZU | None:
-        "The `LZU` wrapping the FPN (None for uniform downsampling)."
-        return self.model.backbone if isinstance(self.model.backbone, LZU) else None
-
-    @property
-    def fpn(self) -> nn.Module:
-        "The plain ResNet-FPN."
-        return self.lzu.backbone if self.lzu is not None else self.model.backbone
 
     def features(self, x: torch.Tensor, # (B, 3, H, W) normalised images (crops)
                 ) -> dict:

@@ -82,13 +82,7 @@ def _check_hw(name, hw, lo=32):
     except (TypeError, ValueError): raise ValueError(f"{name} must be a pair (H, W), got {hw!r}") from None
     return _check_int(name, h, lo), _check_int(name, w, lo)
 
-def _check_float(name, v, lo=None, hi=None):
-    "`v` as a finite float in [lo, hi], else a ValueError naming `name`."
-    try: f = float(v)
-    except (TypeError, ValueError): raise ValueError(f"{name} must be a number, got {v!r}") from None
-    if not math.isfinite(f) or (lo is not None and f < lo) or (hi is not None and f > hi):
-        raise ValueError(f"{name} must be a finite number in [{lo}, {hi}], got {v!r}")
-    return f
+from .synthetic_srraw import _check_float  # the same check, one definition
 
 def _check_split(split):
     "A split name usable as a folder name, else a ValueError."
