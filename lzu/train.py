@@ -24,9 +24,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDa
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['seed_everything', 'device_for', 'dist_env', 'cleanup_distributed', 'init_distributed', 'TrainConfig', 'seed_worker',
-           'make_loader', 'latest_checkpoint', 'rng_state', 'set_rng_state', 'save_checkpoint', 'check_state_dict',
-           'train']
+__all__ = ['seed_everything', 'code_version', 'device_for', 'dist_env', 'cleanup_distributed', 'init_distributed', 'TrainConfig',
+           'seed_worker', 'make_loader', 'latest_checkpoint', 'rng_state', 'set_rng_state', 'save_checkpoint',
+           'check_state_dict', 'train']
 
 # %% ../nbs/07_train.ipynb #7170730c
 def seed_everything(seed: int, # the seed for python's `random`, numpy and torch (CPU and all GPUs)
@@ -43,6 +43,15 @@ def seed_everything(seed: int, # the seed for python's `random`, numpy and torch
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
     return seed
+
+# %% ../nbs/07_train.ipynb #240da21e
+def code_version(modules, # names of `lzu` modules (e.g. `('srnet', 'train')`) whose source decides a run's numbers
+                ) -> str:
+    "12 hex digits of the hash of those modules' source: part of a checkpoint folder's key, so a checkpoint of other code is never resumed."
+    import hashlib, importlib
+    h = hashlib.sha256()
+    for m in modules: h.update(Path(importlib.import_module(f'lzu.{m}').__file__).read_bytes())
+    return h.hexdigest()[:12]
 
 # %% ../nbs/07_train.ipynb #040982c2
 def device_for(prefer: str | torch.device | None = None, # a device to use as is (e.g. `'cpu'`, `'cuda:1'`); `None` picks one
