@@ -17,8 +17,10 @@ $(STAMP): settings.ini setup.py
 
 env: $(STAMP)
 
+# OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning (2-thread torch is many times slower
+# under contention otherwise); the training and benchmark stages also set it themselves, for plain `dvc repro`
 repro: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	OMP_WAIT_POLICY=PASSIVE PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest

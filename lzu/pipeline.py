@@ -20,17 +20,27 @@ __all__ = ['NOTEBOOK_STAGES', 'FOREACH', 'GENERATED', 'GENERATORS', 'load_params
 NOTEBOOK_STAGES = {'zoom_geometry': ('nbs/experiments/zoom_geometry.ipynb', ()),
                    'srraw_figure': ('nbs/experiments/srraw_figure.ipynb', ('synthetic_srraw',)),
                    'sr_train': ('nbs/experiments/sr_train.ipynb', ('synthetic_srraw',)),
-                   'sr_tables': ('nbs/experiments/sr_tables.ipynb', ('synthetic_srraw',))}
+                   'sr_tables': ('nbs/experiments/sr_tables.ipynb', ('synthetic_srraw',)),
+                   'det_search': ('nbs/experiments/det_search.ipynb', ('synthetic_scenes',)),
+                   'det_train': ('nbs/experiments/det_train.ipynb', ('synthetic_scenes',)),
+                   'det_latency': ('nbs/experiments/det_latency.ipynb', ()),
+                   'seg_train': ('nbs/experiments/seg_train.ipynb', ('synthetic_scenes',)),
+                   'perception_tables': ('nbs/experiments/perception_tables.ipynb', ('synthetic_scenes',))}
 # foreach stage -> the params.yaml section whose keys are its items (`dvc.yaml`: `foreach: ${section}`)
-FOREACH = {'sr_train': 'sr_models'}
+FOREACH = {'sr_train': 'sr_models', 'det_train': 'det_models', 'seg_train': 'seg_models'}
 # generated dataset -> (where its data lives, its committed manifest)
-GENERATED = {'synthetic_srraw': ('work/synthetic_srraw', 'results/metrics/synthetic_srraw_manifest.json')}
+GENERATED = {'synthetic_srraw': ('work/synthetic_srraw', 'results/metrics/synthetic_srraw_manifest.json'),
+             'synthetic_scenes': ('work/synthetic_scenes', 'results/metrics/synthetic_scenes_manifest.json')}
 
 def _generate_synthetic_srraw(root, **params):
     from lzu.synthetic_srraw import generate_srraw
     generate_srraw(root, **params)
 
-GENERATORS = {'synthetic_srraw': _generate_synthetic_srraw}
+def _generate_synthetic_scenes(root, **params):
+    from lzu.synthetic_scenes import generate_scenes
+    generate_scenes(root, **params)
+
+GENERATORS = {'synthetic_srraw': _generate_synthetic_srraw, 'synthetic_scenes': _generate_synthetic_scenes}
 
 def load_params(path: str | Path = 'params.yaml', # the parameters file (the committed embedded default, or a profile)
                ) -> dict:

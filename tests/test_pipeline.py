@@ -74,6 +74,31 @@ def test_foreach_items_each_write_their_results(smoke_repo):
     assert "Bicubic" in t1 and "CoBi" in t1 and "CX" in t1 and "L1" in t1
 
 
+def test_perception_items_each_write_their_results(smoke_repo):
+    "Every det_models and seg_models entry trained and scored on the generated scenes, and reached the LZU tables."
+    params = yaml.safe_load((smoke_repo / "params.yaml").read_text())
+    for item, spec in params["det_models"].items():
+        r = json.loads((smoke_repo / "results" / "perception" / "det" / f"{item}.json").read_text())
+        assert r["item"] == item and r["profile"] == "smoke" and r["synthetic"] and r["val"]["frames"] > 0
+        assert r["experiment"]["method"] == spec["method"] and r["train_info"]["steps"] == spec["steps"]
+        assert set(r["val"]) >= {"AP", "AP50", "AP75", "APs", "APm", "APl"}
+        if spec["method"] != "adaptive":   # Table 2: scored from every source scale
+            assert sorted(map(float, r["from_scales"])) == sorted(params["det_train"]["source_scales"])
+        if spec["method"] == "fixed":      # the saliency the Table 6 search chose on held-out training sequences
+            best = json.loads((smoke_repo / "results" / "perception" / "det_search.json").read_text())["best"]
+            assert r["saliency_from_search"]["amplitude"] == best["amplitude"] and r["experiment"]["fwhm"] == best["fwhm"]
+    for item, spec in params["seg_models"].items():
+        r = json.loads((smoke_repo / "results" / "perception" / "seg" / f"{item}.json").read_text())
+        assert r["item"] == item and r["profile"] == "smoke" and 0 <= r["val"]["mIoU"] <= 1
+        fl = r["val"]["flops"]   # the network, and what LZU's zoom + unzoom would add to it (a small share)
+        assert fl["network"] > 0 and 0 < fl["extra"] < 0.05 * fl["network"] and r["val"]["method"] == spec["method"]
+        assert fl["total"] == fl["network"] + (fl["extra"] if spec["method"] == "fixed" else fl["uniform_resize"])
+    t1 = (smoke_repo / "results" / "tables" / "lzu_table1.csv").read_text()
+    assert "Uniform" in t1 and "LZU, fixed" in t1 and "LZU, adaptive" in t1
+    t3 = (smoke_repo / "results" / "tables" / "lzu_table3.csv").read_text()
+    assert "ours" in t3 and "paper" in t3
+
+
 def test_a3_metrics_are_finite(smoke_repo):
     a3 = json.loads((smoke_repo / "results" / "metrics" / "lzu_a3.json").read_text())
     text = json.dumps(a3)

@@ -1,0 +1,41 @@
+"""One rank of tests/test_perception_ddp.py, run by `torchrun`: train an LZU RetinaNet (fixed or adaptive) and an LZU
+segmenter for a few steps on generated scenes, and dump a hash of each model's parameters and its loss history.
+
+Usage: python -m torch.distributed.run --standalone --nproc_per_node 2 tests/perception_ddp_worker.py DATA OUT
+"""
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from lzu.perception_training import DetectionExperiment, SegmentationExperiment, train_detector, train_segmenter
+from lzu.train import dist_env
+
+
+def param_hash(model: torch.nn.Module) -> str:
+    "sha256 of the parameters' bytes (not the buffers: batch-norm running statistics are rank-local after the last step)."
+    h = hashlib.sha256()
+    for k, v in model.named_parameters(): h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+TINY = dict(backbone='resnet18', fpn_channels=8, pretrained_backbone=False, seed=0)
+
+
+def main(data: Path, out: Path):
+    rank, world, _ = dist_env()
+    result = {'world_size': world}
+    for method in ('fixed', 'adaptive'):
+        exp = DetectionExperiment(method=method, train_scale=0.5, steps=2, batch_size=1, **TINY)
+        det, hist = train_detector(exp, data, out / 'ckpt', device='cpu', progress=False)
+        result[f'det_{method}'] = {'hash': param_hash(det), 'loss': hist['loss']}
+    exp = SegmentationExperiment(method='fixed', size=32, steps=2, batch_size=2, **TINY)
+    seg, hist = train_segmenter(exp, data, out / 'ckpt', device='cpu', progress=False)
+    result['seg_fixed'] = {'hash': param_hash(seg), 'loss': hist['loss']}
+    (out / f'rank{rank}.json').write_text(json.dumps(result))
+
+
+if __name__ == '__main__':
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
