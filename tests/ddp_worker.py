@@ -37,10 +37,11 @@ def config(out: Path, steps: int, batch: int) -> TrainConfig:
                        checkpoint_every=2, keep_checkpoints=10, progress=False, device="cpu")
 
 
-def param_hash(model: torch.nn.Module) -> str:
-    "sha256 of the parameters' raw bytes, in state_dict order."
+def param_hash(model: torch.nn.Module, buffers: bool = True) -> str:
+    "sha256 of the state_dict's raw bytes, in order (`buffers=False`: the parameters only, e.g. without rank-local batch-norm statistics)."
     h = hashlib.sha256()
-    for k, v in model.state_dict().items(): h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    items = model.state_dict().items() if buffers else model.named_parameters()
+    for k, v in items: h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
