@@ -74,9 +74,10 @@ def alexnet_checkpoint() -> Path:
 
 def lpips_linear_weights() -> Path | None:
     "The LPIPS v0.1 AlexNet linear-layer weights shipped inside the `lpips` package, or None without the package."
-    try: import lpips
-    except ImportError: return None
-    return Path(lpips.__file__).parent / 'weights' / 'v0.1' / 'alex.pth'
+    import importlib.util   # found without importing lpips (which imports torchvision: 2-3 s that a check need not pay)
+    spec = importlib.util.find_spec('lpips')
+    if spec is None or not spec.origin: return None
+    return Path(spec.origin).parent / 'weights' / 'v0.1' / 'alex.pth'
 
 def lpips_available() -> tuple[bool, str]:
     "(True, where the weights are) if LPIPS (AlexNet, v0.1) can be computed from local files, else (False, why not)."

@@ -13,7 +13,7 @@ import yaml
 
 # %% auto #0
 __all__ = ['NOTEBOOK_STAGES', 'FOREACH', 'GENERATED', 'GENERATORS', 'load_params', 'stage_parameters', 'file_digest',
-           'tree_manifest', 'ensure_generated', 'run_notebook', 'results_index', 'main']
+           'tree_manifest', 'ensure_generated', 'import_papermill', 'run_notebook', 'results_index', 'main']
 
 # %% ../nbs/06_pipeline.ipynb #9c199d4b
 # stage -> (its papermill notebook, the generated datasets it reads)
@@ -111,6 +111,18 @@ def ensure_generated(root: str | Path, # where the data should be
     return root
 
 # %% ../nbs/06_pipeline.ipynb #8e1f4707
+def import_papermill():
+    "papermill, imported without `rfc3987_syntax`: it compiles a Lark grammar at import (2 s of every stage's start)."
+    # nbformat imports jsonschema, which imports rfc3987-syntax when installed (jupyter-events pulls it in through
+    # jsonschema[format-nongpl]) to check the 'iri' string format; notebook validation never checks formats. The block is
+    # lifted right after: a later `import rfc3987_syntax` works as usual (jsonschema/jsonschema#1392, rfc3987-syntax2).
+    if 'jsonschema' not in sys.modules and 'rfc3987_syntax' not in sys.modules:
+        sys.modules['rfc3987_syntax'] = None   # makes `import rfc3987_syntax` raise ImportError, which jsonschema expects
+        try: import papermill
+        finally: del sys.modules['rfc3987_syntax']
+    import papermill
+    return papermill
+
 def run_notebook(stage: str, # the stage (a key of NOTEBOOK_STAGES)
                  params: dict, # the whole parameters file
                  results_dir: str = 'results', # where figures/, tables/, metrics/ and notebooks/ go
@@ -118,21 +130,27 @@ def run_notebook(stage: str, # the stage (a key of NOTEBOOK_STAGES)
                  item: str | None = None, # for a foreach stage: the item
                 ) -> Path:
     "Run a stage's experiment notebook with papermill; return the executed notebook's path."
-    import papermill as pm
+    from jupyter_client.manager import KernelManager
     root = Path(root)
     nb, needs = NOTEBOOK_STAGES[stage]
     src, out = root / nb, root / results_dir / 'notebooks' / (f'{stage}.ipynb' if item is None else f'{stage}_{item}.ipynb')
-    for sub in ('figures', 'tables', 'metrics', 'notebooks'): (root / results_dir / sub).mkdir(parents=True, exist_ok=True)
     stage_params = stage_parameters(params, stage, results_dir, item)
-    for name in needs:   # generated data the notebook reads (when a parameter points at it): regenerate it if missing
-        data, manifest = GENERATED[name]
-        if data in map(str, stage_params.values()): ensure_generated(root / data, root / manifest, GENERATORS[name])
+    for sub in ('figures', 'tables', 'metrics', 'notebooks'): (root / results_dir / sub).mkdir(parents=True, exist_ok=True)
+    km = KernelManager(kernel_name='python3')   # started first: its start-up overlaps with importing papermill
+    km.start_kernel(cwd=str(root))
     try:
-        pm.execute_notebook(str(src), str(out), parameters=stage_params,
-                            cwd=str(root), progress_bar=True, kernel_name='python3')
-    except pm.PapermillExecutionError as e:
-        raise RuntimeError(f"stage {stage!r}{'' if item is None else f' (item {item!r})'} failed in {src} ({e.ename}: {e.evalue}); "
-                           f"the executed notebook with the traceback is {out}") from None
+        pm = import_papermill()
+        for name in needs:   # generated data the notebook reads (when a parameter points at it): regenerate it if missing
+            data, manifest = GENERATED[name]
+            if data in map(str, stage_params.values()): ensure_generated(root / data, root / manifest, GENERATORS[name])
+        try:
+            pm.execute_notebook(str(src), str(out), parameters=stage_params, cwd=str(root), progress_bar=True,
+                                kernel_name='python3', km=km)
+        except pm.PapermillExecutionError as e:
+            raise RuntimeError(f"stage {stage!r}{'' if item is None else f' (item {item!r})'} failed in {src} ({e.ename}: {e.evalue}); "
+                               f"the executed notebook with the traceback is {out}") from None
+    finally:   # every result is on disk when the last cell returns; a graceful shutdown would spend 1-2 s more in the
+        km.shutdown_kernel(now=True)   # kernel's interpreter finalization (garbage collection of torch's module graph)
     return out
 
 def _expand_foreach(name: str, st: dict, params: dict) -> list:

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,13 @@ def smoke_repo(tmp_path_factory) -> Path:
         (dst / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / f, dst / f)
     shutil.copy2(ROOT / "profiles" / "smoke.yaml", dst / "params.yaml")
+    (dst / "dvc.lock").unlink(missing_ok=True)   # the smoke profile starts from nothing: the default's lock is not its own
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     subprocess.run(["git", "init", "-q"], cwd=dst, check=True)
+    t0 = time.perf_counter()
     r = subprocess.run([str(BIN / "dvc"), "repro"], cwd=dst, env=env, capture_output=True, text=True)
     assert r.returncode == 0, f"dvc repro failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+    print(f"smoke profile: dvc repro of {len(_declared_outputs(dst))} outputs took {time.perf_counter() - t0:.0f} s")   # pytest -s shows it
     return dst
 
 
@@ -71,7 +75,7 @@ def test_foreach_items_each_write_their_results(smoke_repo):
         r = json.loads((smoke_repo / "results" / "sr" / f"{item}.json").read_text())
         assert r["item"] == item and r["summary"]["pairs"] > 0 and r["profile"] == "smoke"
     t1 = (smoke_repo / "results" / "tables" / "zoomlearn_table1.csv").read_text()
-    assert "Bicubic" in t1 and "CoBi" in t1 and "CX" in t1 and "L1" in t1
+    assert "Bicubic" in t1 and all({"l1": "L1", "cx": "CX", "cobi": "CoBi"}[spec["loss"]] in t1 for spec in items.values())
 
 
 def test_perception_items_each_write_their_results(smoke_repo):
