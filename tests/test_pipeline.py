@@ -115,6 +115,33 @@ def test_second_repro_does_nothing(smoke_repo):
     assert r.returncode == 0 and "changed" not in r.stdout, r.stdout
 
 
+def _changed_stages(repo: Path, **edits) -> set:
+    "The stages `dvc status` finds out of date after setting params.yaml keys (`section__key=value`); params.yaml is restored."
+    p, text = repo / "params.yaml", (repo / "params.yaml").read_text()
+    params = yaml.safe_load(text)
+    for path, value in edits.items():
+        *parents, last = path.split("__")
+        node = params
+        for k in parents: node = node[k]
+        node[last] = value
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    try:
+        p.write_text(yaml.safe_dump(params, sort_keys=False))
+        r = subprocess.run([str(BIN / "dvc"), "status", "--json", "dvc.yaml"], cwd=repo, env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return set(json.loads(r.stdout or "{}"))
+    finally:
+        p.write_text(text)
+
+
+def test_one_parameter_reruns_only_what_reads_it(smoke_repo):
+    "A stage's own parameter makes only that stage out of date; a foreach item's makes only that item (and the stages listing the items)."
+    assert _changed_stages(smoke_repo) == set()
+    assert _changed_stages(smoke_repo, bench_zoom__repeats=3) == {"bench_zoom"}
+    assert _changed_stages(smoke_repo, det_models__fixed_050x__steps=4) == {"det_train@fixed_050x", "perception_tables", "results_index"}
+    assert _changed_stages(smoke_repo, sr_train__lr=2.0e-3) == {f"sr_train@{k}" for k in yaml.safe_load((smoke_repo / "params.yaml").read_text())["sr_models"]}
+
+
 def test_results_index_is_current():
     "results/README.md lists exactly the outputs dvc.yaml describes (rerun `dvc repro results_index -f` if not)."
     from lzu.pipeline import results_index
