@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ddp_worker import param_hash  # noqa: E402
 
-from lzu.perception_training import DetectionExperiment, SegmentationExperiment, train_detector, train_segmenter  # noqa: E402
+from lzu.perception.experiments import DetectionExperiment, SegmentationExperiment, train_detector, train_segmenter  # noqa: E402
 from lzu.train import dist_env  # noqa: E402
 
 TINY = dict(backbone='resnet18', fpn_channels=8, pretrained_backbone=False, seed=0)

@@ -1,11 +1,11 @@
-"""Contextual losses (lzu.contextual) beyond the notebook: larger blocked-vs-dense checks, sampling in both
+"""Contextual losses (lzu.sr.contextual) beyond the notebook: larger blocked-vs-dense checks, sampling in both
 modes, CoBi = CX at w_s = 0, and unique matches of a translated map."""
 import math
 
 import pytest
 import torch
 
-from lzu.contextual import (OFFICIAL_MAX_POSITIONS, cobi_rgb_loss, contextual_loss, rgb_patches, sample_positions,
+from lzu.sr.contextual import (OFFICIAL_MAX_POSITIONS, cobi_rgb_loss, contextual_loss, rgb_patches, sample_positions,
                             unique_match_ratio)
 
 

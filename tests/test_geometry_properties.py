@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from lzu.grids import uniform_grid
-from lzu.inversion import invert_grid, invert_grid_at, invert_points, warp_boxes, unwarp_boxes
-from lzu.saliency import kde_saliency
-from lzu.warps import saliency_to_grid
+from lzu.zoom.grids import uniform_grid
+from lzu.zoom.inversion import invert_grid, invert_grid_at, invert_points, warp_boxes, unwarp_boxes
+from lzu.zoom.saliency import kde_saliency
+from lzu.zoom.warps import saliency_to_grid
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])

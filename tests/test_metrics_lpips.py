@@ -5,7 +5,7 @@ import pytest
 import torch
 import torchvision
 
-from lzu.metrics import aligned_metrics, alexnet_checkpoint, lpips_available, lpips_distance
+from lzu.sr.metrics import aligned_metrics, alexnet_checkpoint, lpips_available, lpips_distance
 
 
 @pytest.fixture

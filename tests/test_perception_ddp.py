@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lzu.synthetic_scenes import generate_scenes
+from lzu.perception.synthetic import generate_scenes
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),

@@ -1,4 +1,4 @@
-"""The real raw fixture (tests/fixtures/raw/, a Canon EOS 550D DNG from syoyo/tinydng, MIT) read by `lzu.raw`.
+"""The real raw fixture (tests/fixtures/raw/, a Canon EOS 550D DNG from syoyo/tinydng, MIT) read by `lzu.raw.io`.
 
 Facts measured with rawpy 0.28.0 / LibRaw 0.22.2 and tifffile; see tests/fixtures/raw/README.md.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lzu.raw import RawImage, RawReadError, isp, pack, read_raw, unpack, write_dng
+from lzu.raw.io import RawImage, RawReadError, isp, pack, read_raw, unpack, write_dng
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "raw" / "canon_eos_550d_magiclantern_colorchart.dng"
 SHA256 = "592dba160b03770752667847f60ef07e9d96c17bf841e78e2b0cb5cbc5616edd"

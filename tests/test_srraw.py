@@ -1,4 +1,4 @@
-"""SR-Raw loader (lzu.srraw) checks that do not fit the notebook: other extensions, more broken layouts, large and
+"""SR-Raw loader (lzu.raw.srraw) checks that do not fit the notebook: other extensions, more broken layouts, large and
 downscaled ECC alignments, resized JPGs, the caches, and DataLoader workers. Trees are written by `toy_srraw`."""
 import json
 import math
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-import lzu.srraw as S
-from lzu.srraw import (SRRawDataset, align_pair, jpg_scale, read_jpg, scan_srraw, split_counts, split_sequences,
+import lzu.raw.srraw as S
+from lzu.raw.srraw import (SRRawDataset, align_pair, jpg_scale, read_jpg, scan_srraw, split_counts, split_sequences,
                        toy_srraw, zoom_pairs)
-from lzu.raw import isp, write_dng
+from lzu.raw.io import isp, write_dng
 
 HW = (240, 320)
 F = S.TOY_FOCAL_LENGTHS

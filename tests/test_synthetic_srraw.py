@@ -1,4 +1,4 @@
-"""The synthetic SR-Raw generator (nbs/12_synthetic_srraw.ipynb) beyond what fits in the notebook: determinism across
+"""The synthetic SR-Raw generator (nbs/22_raw.synthetic.ipynb) beyond what fits in the notebook: determinism across
 processes and worker counts, recovery of the recorded misalignment by image alignment, the SR-Raw loader reading
 the layout, and (with LZU_TEST_FLAGS=slow) the default size's generation time."""
 import hashlib
@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lzu.synthetic_srraw import (FOCAL_LENGTHS, FRAME_NAMES, generate_sequence, generate_srraw, ideal_canvas_from_pixel,
+from lzu.raw.synthetic import (FOCAL_LENGTHS, FRAME_NAMES, generate_sequence, generate_srraw, ideal_canvas_from_pixel,
                                  load_meta, make_sensor, pair_homography, warp_frame)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ def tree_hash(root: Path) -> str:
 
 def test_same_seed_same_bytes_in_another_process(tmp_path):
     "A data set generated in a fresh interpreter is byte-identical (DNG, JPG, json) to one generated here."
-    code = ("import sys; from lzu.synthetic_srraw import generate_srraw; "
+    code = ("import sys; from lzu.raw.synthetic import generate_srraw; "
             "generate_srraw(sys.argv[1], n_sequences=2, sensor_hw=(48, 64), seed=11, progress=False)")
     subprocess.run([sys.executable, '-c', code, str(tmp_path / 'other')], check=True, cwd=ROOT,
                    env={**os.environ, 'PYTHONHASHSEED': '123'})
@@ -97,8 +97,8 @@ def test_ecc_recovers_the_recorded_misalignment(src, dst):
 
 
 def test_the_srraw_loader_reads_the_layout(tmp_path):
-    "lzu.srraw.scan_srraw finds the sequences, 7 frames each, focal lengths from the DNGs' EXIF."
-    srraw = pytest.importorskip('lzu.srraw')
+    "lzu.raw.srraw.scan_srraw finds the sequences, 7 frames each, focal lengths from the DNGs' EXIF."
+    srraw = pytest.importorskip('lzu.raw.srraw')
     root = generate_srraw(tmp_path / 'd', n_sequences=2, sensor_hw=(32, 48), seed=0, progress=False)
     seqs = srraw.scan_srraw(root)
     assert [s.name for s in seqs] == ['00001', '00002']
