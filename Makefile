@@ -6,7 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test env export hooks
+# PROFILE=default (params.yaml, in the repository) or a file of profiles/ (run in its own workspace runs/<name>/)
+PROFILE ?= default
+RUN := $(if $(filter default,$(PROFILE)),.,runs/$(PROFILE))
+DVC := OMP_WAIT_POLICY=PASSIVE PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/dvc
+
+.PHONY: repro rebuild workspace test env export hooks
 
 $(STAMP): settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +24,16 @@ env: $(STAMP)
 
 # OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning (2-thread torch is many times slower
 # under contention otherwise); the training and benchmark stages also set it themselves, for plain `dvc repro`
-repro: $(STAMP)
-	OMP_WAIT_POLICY=PASSIVE PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+repro: workspace
+	cd $(RUN) && $(DVC) repro
+
+# everything from nothing: the generated data, caches and checkpoints (work/) deleted and every stage rerun
+rebuild: workspace
+	cd $(RUN) && rm -rf work && $(DVC) repro -f
+
+# a profile other than the default: its workspace (repository files + params.yaml merged with profiles/$(PROFILE).yaml)
+workspace: $(STAMP)
+	@test "$(PROFILE)" = default || $(BIN)/python -m lzu.pipeline profile $(PROFILE)
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest

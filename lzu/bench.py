@@ -21,7 +21,9 @@ import torch
 from fastcore.imports import IN_NOTEBOOK, in_ipython
 from tqdm.auto import tqdm
 
-from .zoom.grids import _hw, resample
+from .checks import check_choice, check_hw, check_int
+from .files import write_text
+from .zoom.grids import resample
 from .zoom.saliency import kde_saliency
 from .zoom.warps import saliency_to_grid, upsample_grid, zoom
 from .zoom.inversion import invert_grid
@@ -48,15 +50,14 @@ def padded_hw(out_hw: tuple[int, int], # the zoomed image size (H', W')
               size_divisible: int = SIZE_DIVISIBLE, # pad to a multiple of this (torchvision's detectors: 32)
              ) -> tuple[int, int]:
     "The size the backbone sees: `out_hw` rounded up to a multiple of `size_divisible`."
-    d = int(size_divisible)
-    if d < 1: raise ValueError(f"size_divisible must be >= 1, got {size_divisible!r}")
-    return tuple(int(math.ceil(s / d) * d) for s in _hw(out_hw, "out_hw"))
+    d = check_int("size_divisible", size_divisible, lo=1)
+    return tuple(int(math.ceil(s / d) * d) for s in check_hw("out_hw", out_hw))
 
 def fpn_level_sizes(padded: tuple[int, int], # the padded image size (Hp, Wp)
                     strides=FPN_STRIDES, # the levels' strides
                    ) -> list[tuple[int, int]]:
     "Feature-level sizes `ceil(padded / stride)` per axis, one per stride (as convolutions with padding give)."
-    Hp, Wp = _hw(padded, "padded")
+    Hp, Wp = check_hw("padded", padded)
     return [(int(math.ceil(Hp / s)), int(math.ceil(Wp / s))) for s in strides]
 
 # %% ../nbs/92_bench.ipynb #bd6b57fc
@@ -66,7 +67,7 @@ def horizon_boxes(image_hw: tuple[int, int], # image size (H, W) in pixels
                   horizon: float = 0.45, # the horizon's height, as a fraction of H
                  ) -> torch.Tensor:
     "`(n, 4)` random pixel boxes `x1, y1, x2, y2` clustered around a horizon line, clamped to the image."
-    H, W = _hw(image_hw, "image_hw")
+    H, W = check_hw("image_hw", image_hw)
     r = lambda: torch.rand(n, generator=generator)
     cx = (0.05 + 0.9 * r()) * W
     cy = (horizon + 0.04 * torch.randn(n, generator=generator)) * H
@@ -96,11 +97,10 @@ def time_interleaved(fns: dict, # name -> function of no arguments
                      device='cpu', # synchronise this device around every call (CUDA)
                     ) -> dict:
     "Median wall-clock milliseconds of each function, run round-robin: every round calls each function once, in turn."
-    if int(repeats) < 1: raise ValueError(f"repeats must be >= 1, got {repeats!r}")
-    if int(warmup) < 0: raise ValueError(f"warmup must be >= 0, got {warmup!r}")
+    repeats, warmup = check_int("repeats", repeats, lo=1), check_int("warmup", warmup, lo=0)
     sync, times = _sync(device), {k: [] for k in fns}
     with torch.no_grad():
-        for r in range(int(warmup) + int(repeats)):
+        for r in range(warmup + repeats):
             for k, f in fns.items():
                 sync(); t0 = time.perf_counter(); f(); sync()
                 if r >= warmup: times[k].append((time.perf_counter() - t0) * 1e3)
@@ -108,9 +108,11 @@ def time_interleaved(fns: dict, # name -> function of no arguments
 
 # %% ../nbs/92_bench.ipynb #84c98088
 def _check_device(device) -> torch.device:
-    dev = torch.device(device)
+    "`device` as a `torch.device`: 'cpu', or 'cuda' where CUDA is available; else a `ValueError` naming it."
+    try: dev = torch.device(device)
+    except (RuntimeError, TypeError): raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}") from None
+    check_choice("device", dev.type, ('cpu', 'cuda'))
     if dev.type == 'cuda' and not torch.cuda.is_available(): raise ValueError("device 'cuda' asked for, but CUDA is not available")
-    if dev.type not in ('cpu', 'cuda'): raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     return dev
 
 def _target(setting: str, batch: int, separable: bool, device, figures: dict):
@@ -130,10 +132,10 @@ def bench_entry(setting: str, # a key of `SETTINGS`
                 seed: int = 0, # seeds the boxes and the images
                ) -> dict:
     "Time saliency -> grid, all FPN levels' unzoom grids and one image resample for one configuration: a JSON-able dict."
-    if setting not in SETTINGS: raise ValueError(f"unknown setting {setting!r}: choose from {list(SETTINGS)}")
-    if int(batch) < 1: raise ValueError(f"batch must be >= 1, got {batch!r}")
-    dev, out_hw = _check_device(device), _hw(out_hw, "out_hw")
-    cfg, B = SETTINGS[setting], int(batch)
+    check_choice("setting", setting, SETTINGS)
+    B = check_int("batch", batch, lo=1)
+    dev, out_hw = _check_device(device), check_hw("out_hw", out_hw)
+    cfg = SETTINGS[setting]
     gen = torch.Generator().manual_seed(seed)
     sal = bench_saliency(cfg['in_hw'], cfg['grid_hw'], B, gen).to(dev)
     images = torch.rand(B, 3, *cfg['in_hw'], generator=gen).to(dev)
@@ -201,12 +203,10 @@ def run_zoom_bench(settings=tuple(SETTINGS), # which of `SETTINGS`
                    progress: bool = True, # a progress bar on stderr
                   ) -> dict:
     "The zoom benchmark: `{'machine': ..., 'entries': [...]}`, one entry per setting x output size x batch x warp kind."
-    settings, batches = list(settings), [int(b) for b in batches]
-    for s in settings:
-        if s not in SETTINGS: raise ValueError(f"unknown setting {s!r}: choose from {list(SETTINGS)}")
+    settings, batches = list(settings), [check_int("batches", b, lo=1) for b in batches]
+    for s in settings: check_choice("settings", s, SETTINGS)
     if not settings or not batches: raise ValueError("need at least one setting and one batch size")
-    if any(b < 1 for b in batches): raise ValueError(f"batch sizes must be >= 1, got {batches}")
-    if int(repeats) < 1: raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+    repeats = check_int("repeats", repeats, lo=1)
     dev = _check_device(device)
     configs = [(s, o, b, sep) for s in settings for o in SETTINGS[s]['out_hws'] for b in batches for sep in (True, False)]
     t0, load_before = time.perf_counter(), _load_avg()
@@ -262,8 +262,7 @@ COBI_MALLOC_ENV = {'MALLOC_MMAP_THRESHOLD_': '131072'}
 
 def map_hw(n: int) -> tuple[int, int]:
     "The most square `(h, w)` with `h * w = n`, `h <= w` (64x64 for 4096, 96x96 for 9216)."
-    n = int(n)
-    if n < 1: raise ValueError(f"the number of positions must be >= 1, got {n!r}")
+    n = check_int("the number of positions", n, lo=1)
     h = max(d for d in range(1, math.isqrt(n) + 1) if n % d == 0)
     return h, n // h
 
@@ -350,8 +349,8 @@ def run_cobi_bench(sizes=None, # positions N = M; None: `COBI_SIZES`, skipping s
     sizes = sorted(int(s) for s in (COBI_SIZES if sizes is None else sizes))
     if not sizes: raise ValueError("need at least one size")
     for s in sizes: map_hw(s)
-    if int(channels) < 1 or int(block_size) < 1: raise ValueError("channels and block_size must be >= 1")
-    if int(repeats) < 1: raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+    channels, block_size = check_int("channels", channels, lo=1), check_int("block_size", block_size, lo=1)
+    repeats = check_int("repeats", repeats, lo=1)
     dev = _check_device(device)
     t0, load_before = time.perf_counter(), _load_avg()
     started = datetime.now(timezone.utc).isoformat(timespec='seconds')
@@ -501,9 +500,7 @@ def main(argv: list[str] | None = None, # the arguments (default: `sys.argv[1:]`
     print(text)
     table = (cobi_table if a.bench == 'cobi' else bench_table)
     for path, content in ((a.json, text + '\n'), (a.table, table(res) if a.table else None)):
-        if path is None: continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
+        if path is not None: write_text(path, content)
     return res
 
 if __name__ == '__main__' and not IN_NOTEBOOK and not in_ipython(): main()

@@ -43,7 +43,7 @@ def check_number(name: str, # the argument's name, for the message
     too_low = lo is not None and (f <= lo if lo_open else f < lo)
     too_high = hi is not None and (f >= hi if hi_open else f > hi)
     if not math.isfinite(f) or too_low or too_high:
-        rng = f"{'(' if lo_open else '['}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{')' if hi_open else ']'}"
+        rng = f"{'(' if lo_open or lo is None else '['}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{')' if hi_open or hi is None else ']'}"
         raise ValueError(f"{name} must be a finite number in {rng}, got {v!r}")
     return f
 

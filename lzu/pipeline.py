@@ -12,9 +12,10 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['NOTEBOOK_STAGES', 'FOREACH', 'GENERATED', 'GENERATORS', 'load_params', 'stage_parameters', 'tree_manifest',
-           'ensure_generated', 'markdown_table', 'write_table', 'save_figure', 'import_papermill', 'run_notebook',
-           'results_index', 'main']
+__all__ = ['NOTEBOOK_STAGES', 'FOREACH', 'GENERATED', 'GENERATORS', 'REPLACED_WHOLE', 'PROFILE_SKIP', 'load_params',
+           'stage_parameters', 'merge_profile', 'profile_params', 'prepare_profile', 'tree_manifest',
+           'ensure_generated', 'markdown_table', 'write_table', 'save_figure', 'current_results', 'import_papermill',
+           'run_notebook', 'results_index', 'main']
 
 # %% ../nbs/91_pipeline.ipynb #9c199d4b
 # stage -> (its papermill notebook, the generated datasets it reads)
@@ -68,6 +69,68 @@ def stage_parameters(params: dict, # the whole parameters file
         if item not in items: raise KeyError(f"params.yaml section {FOREACH[stage]!r} has no item {item!r} (items: {sorted(items)})")
         out.update(items[item], item=item)
     return out
+
+# %% ../nbs/91_pipeline.ipynb #68c7f19d
+# named sets of models or configurations: a profile lists its own, replacing the default's whole
+REPLACED_WHOLE = (*FOREACH.values(), 'det_latency.configs')
+
+def merge_profile(default: dict, # the embedded default (params.yaml)
+                  overrides: dict, # a profile: only what differs, with its own `profile` name
+                  _path: str = '', # (the key path, for messages)
+                 ) -> dict:
+    "The default with a profile's overrides applied: mappings merge key by key, other values and the foreach model lists are replaced."
+    out = dict(default)
+    for k, v in overrides.items():
+        where = f"{_path}{k}"
+        if k not in default: raise KeyError(f"the profile sets {where!r}, which params.yaml does not have (a typo? keys there: {sorted(default)})")
+        replace_whole = where in REPLACED_WHOLE
+        out[k] = merge_profile(default[k], v, f"{where}.") if isinstance(v, dict) and isinstance(default[k], dict) and not replace_whole else v
+    return out
+
+def profile_params(name: str, # 'default' (params.yaml itself) or a file of profiles/ without '.yaml'
+                   root: str | Path = '.', # the repository root
+                  ) -> dict:
+    "The parameters of a profile: params.yaml merged with `profiles/<name>.yaml`."
+    root = Path(root)
+    default = load_params(root / 'params.yaml')
+    if name == default['profile']: return default
+    path = root / 'profiles' / f'{name}.yaml'
+    if not path.exists():
+        raise FileNotFoundError(f"profile {name!r}: no file {path} (profiles: {sorted(p.stem for p in (root / 'profiles').glob('*.yaml'))})")
+    overrides = yaml.safe_load(path.read_text()) or {}
+    if overrides.get('profile') != name: raise ValueError(f"{path} must say `profile: {name}`, got {overrides.get('profile')!r}")
+    return merge_profile(default, overrides)
+
+# %% ../nbs/91_pipeline.ipynb #0f8b506f
+PROFILE_SKIP = ('results/', 'dvc.lock', 'params.yaml', 'runs/')   # not copied into a profile's workspace: the default's outputs and settings
+
+def _source_files(root: Path) -> list[str]:
+    "The repository's files as git would clone them (tracked, and untracked but not ignored)."
+    import subprocess
+    out = subprocess.run(['git', 'ls-files', '-co', '--exclude-standard'], cwd=root, check=True, capture_output=True, text=True).stdout
+    return [f for f in out.splitlines() if f and (root / f).is_file()]
+
+def prepare_profile(name: str, # a profile (a file of profiles/ without '.yaml')
+                    dst: str | Path | None = None, # its workspace (default `runs/<name>` in the repository)
+                    root: str | Path = '.', # the repository root
+                   ) -> Path:
+    "Make or update the workspace where `dvc repro` runs a profile: the repository's files, the merged params.yaml, a link to data/."
+    import shutil, subprocess
+    root = Path(root).resolve()
+    dst = Path(dst) if dst is not None else root / 'runs' / name
+    params = profile_params(name, root)
+    for f in _source_files(root):
+        if f.startswith(PROFILE_SKIP): continue
+        src, out = root / f, dst / f
+        if out.exists() and out.read_bytes() == src.read_bytes(): continue   # unchanged: keep its time stamp
+        out.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(src, out)
+    from lzu.files import write_text
+    header = f"# Written by `python -m lzu.pipeline profile {name}`: params.yaml merged with profiles/{name}.yaml. Do not edit.\n"
+    text = header + yaml.safe_dump(params, sort_keys=False)
+    if not (dst / 'params.yaml').exists() or (dst / 'params.yaml').read_text() != text: write_text(dst / 'params.yaml', text)
+    if (root / 'data').exists() and not (dst / 'data').exists(): (dst / 'data').symlink_to(root / 'data', target_is_directory=True)
+    if not (dst / '.git').exists(): subprocess.run(['git', 'init', '-q'], cwd=dst, check=True)   # DVC works in a git repository
+    return dst
 
 # %% ../nbs/91_pipeline.ipynb #6b13a71f
 import json
@@ -151,6 +214,21 @@ def save_figure(fig, # a matplotlib figure
     print(f"wrote {path} ({size / 1e3:.0f} kB)")
     return path
 
+# %% ../nbs/91_pipeline.ipynb #0733a8dd
+def current_results(folder: str | Path, # holds one `<item>.json` per trained model
+                    section: str, # the params.yaml section whose keys are the items (e.g. 'det_models')
+                    profile: str, # the profile the table is for
+                    params: str | Path | dict = 'params.yaml', # the parameters (a path or the parsed mapping)
+                   ) -> dict:
+    "`{item: result}` of the models of `section` made under `profile`: the `<item>.json` files of `folder`, less stale ones."
+    folder = Path(folder)
+    if not isinstance(params, dict): params = yaml.safe_load(Path(params).read_text()) if Path(params).exists() else {}
+    listed = (params or {}).get(section)
+    found = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob('*.json'))}
+    keep = {k: r for k, r in found.items() if r.get('profile') == profile and (not listed or k in listed)}
+    if set(found) - set(keep): print(f"NOTE: left out {sorted(set(found) - set(keep))}: another profile's, or not in params.yaml {section}")
+    return keep
+
 # %% ../nbs/91_pipeline.ipynb #8e1f4707
 def import_papermill():
     "papermill, imported without `rfc3987_syntax`: it compiles a Lark grammar at import (2 s of every stage's start)."
@@ -226,23 +304,26 @@ def results_index(dvc_yaml: str | Path = 'dvc.yaml', # the pipeline definition
     return '\n'.join(lines) + '\n'
 
 def main(argv: list[str] | None = None):
-    "Command line: `python -m lzu.pipeline STAGE [--item ITEM] [--params params.yaml] [--results results]`."
+    "Command line: `python -m lzu.pipeline STAGE [--item ITEM] [--params params.yaml] [--results results]`, or `python -m lzu.pipeline profile NAME`."
     ap = argparse.ArgumentParser(prog='python -m lzu.pipeline', description=main.__doc__)
-    ap.add_argument('stage', choices=sorted([*NOTEBOOK_STAGES, *GENERATED, 'bench_zoom', 'bench_cobi', 'results_index']))
+    ap.add_argument('stage', choices=sorted([*NOTEBOOK_STAGES, *GENERATED, 'bench_zoom', 'bench_cobi', 'results_index', 'profile']))
+    ap.add_argument('name', nargs='?', default=None, help="with `profile`: the profile whose workspace to prepare (its path is printed)")
     ap.add_argument('--item', default=None, help="the item of a foreach stage")
     ap.add_argument('--params', default='params.yaml'); ap.add_argument('--results', default='results')
     a = ap.parse_args(argv)
+    if a.stage == 'profile':
+        if not a.name: ap.error("profile needs a NAME (a file of profiles/ without .yaml)")
+        return print(prepare_profile(a.name))
     if a.stage == 'results_index':
-        Path(a.results).mkdir(parents=True, exist_ok=True)
-        return Path(a.results, 'README.md').write_text(results_index(params=a.params))
+        from lzu.files import write_text
+        return write_text(Path(a.results, 'README.md'), results_index(params=a.params))
     params = load_params(a.params)
     if a.stage in GENERATED:   # (re)generate the data from scratch and write its manifest
         data, manifest = GENERATED[a.stage]
         if Path(data).exists(): import shutil; shutil.rmtree(data)
         gen_params = params[a.stage]
         GENERATORS[a.stage](Path(data), **gen_params)
-        Path(manifest).parent.mkdir(parents=True, exist_ok=True)
-        Path(manifest).write_text(json.dumps(tree_manifest(data, gen_params), indent=1, sort_keys=True) + '\n')
+        write_json(manifest, tree_manifest(data, gen_params))
         return
     if a.stage == 'bench_zoom':
         from lzu.bench import main as bench_main

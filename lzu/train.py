@@ -5,16 +5,19 @@
 # %% ../nbs/90_train.ipynb #83a90729
 from __future__ import annotations
 
+import ast
 import atexit
+import hashlib
+import importlib.util
 import math
 import os
 import random
 import re
 import warnings
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -23,10 +26,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset
 from tqdm.auto import tqdm
 
+from .checks import check_int
+from .files import atomic_save
+
 # %% auto #0
-__all__ = ['seed_everything', 'lzu_modules', 'code_version', 'device_for', 'dist_env', 'cleanup_distributed', 'init_distributed',
-           'TrainConfig', 'seed_worker', 'make_loader', 'latest_checkpoint', 'rng_state', 'set_rng_state',
-           'save_checkpoint', 'check_state_dict', 'train']
+__all__ = ['RESUME_MAY_DIFFER', 'seed_everything', 'lzu_modules', 'code_version', 'device_for', 'dist_env', 'cleanup_distributed',
+           'init_distributed', 'TrainConfig', 'seed_worker', 'make_loader', 'latest_checkpoint', 'save_checkpoint',
+           'prune_checkpoints', 'remove_stale_temporaries', 'load_checkpoint', 'rng_state', 'set_rng_state',
+           'check_state_dict', 'check_run_config', 'train']
 
 # %% ../nbs/90_train.ipynb #7170730c
 def seed_everything(seed: int, # the seed for python's `random`, numpy and torch (CPU and all GPUs)
@@ -45,37 +52,43 @@ def seed_everything(seed: int, # the seed for python's `random`, numpy and torch
     return seed
 
 # %% ../nbs/90_train.ipynb #240da21e
-def lzu_modules(module: str, # a module of `lzu`, e.g. `'lzu.sr.experiments'` or `__name__`
+def _is_lzu(name: str) -> bool: return name == 'lzu' or name.startswith('lzu.')
+
+def _lzu_file(name: str, # a dotted `lzu` module name, e.g. `'lzu.zoom.grids'`
+             ) -> Path | None:
+    "The source of `lzu` module `name`: `lzu/a/b/__init__.py` for a package, else `lzu/a/b.py` (None when neither exists)."
+    base = Path(importlib.util.find_spec('lzu').origin).parent.joinpath(*name.split('.')[1:])
+    return next((p for p in (base/'__init__.py', base.with_suffix('.py')) if p.is_file()), None)
+
+def _lzu_imports(name: str, # an `lzu` module
+                ) -> set[str]:
+    "The `lzu` modules that the import statements anywhere in `name`'s source name (imports inside functions too)."
+    path = _lzu_file(name)
+    if path is None: raise ModuleNotFoundError(f"no module named {name!r}")
+    pkg = name if path.name == '__init__.py' else name.rpartition('.')[0]   # where relative imports start
+    found = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+        if isinstance(node, ast.Import): found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = importlib.util.resolve_name('.' * node.level + (node.module or ''), pkg)
+            # `from P import x` imports the module `P.x` when there is one; otherwise `x` is a name defined in `P`
+            found.update(f'{base}.{a.name}' if _is_lzu(base) and _lzu_file(f'{base}.{a.name}') else base for a in node.names)
+    return {m for m in found if _is_lzu(m)}
+
+def lzu_modules(module: str, # an `lzu` module: `'lzu.sr.experiments'`, `'sr.experiments'` or `__name__`
                ) -> list[str]:
-    "The `lzu` modules that `module` imports, directly or through others (itself included), sorted: found by parsing their source."
-    import ast, importlib.util
-    def _is_package(name): return bool(importlib.util.find_spec(name).submodule_search_locations)
-    def deps(name):
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None: raise ModuleNotFoundError(f"no module named {name!r}")
-        pkg = name if spec.submodule_search_locations else name.rpartition('.')[0]
-        for node in ast.walk(ast.parse(Path(spec.origin).read_text())):
-            if isinstance(node, ast.ImportFrom):
-                base = importlib.util.resolve_name('.' * node.level + (node.module or ''), pkg) if node.level else node.module
-                if base and (base == 'lzu' or base.startswith('lzu.')):
-                    yield base
-                    for a in node.names:   # `from . import x` and `from .zoom import grids` name modules too
-                        if importlib.util.find_spec(f'{base}.{a.name}') if _is_package(base) else False: yield f'{base}.{a.name}'
-            elif isinstance(node, ast.Import):
-                yield from (a.name for a in node.names if a.name == 'lzu' or a.name.startswith('lzu.'))
-    seen, todo = set(), [module if module.startswith('lzu') else f'lzu.{module}']
+    "`module` and every `lzu` module it imports, directly or through others, sorted (read from their source; nothing is imported)."
+    seen, todo = set(), [module if _is_lzu(module) else f'lzu.{module}']
     while todo:
         m = todo.pop()
-        if m in seen: continue
-        seen.add(m); todo.extend(deps(m))
+        if m not in seen: seen.add(m); todo.extend(_lzu_imports(m))
     return sorted(seen)
 
-def code_version(module: str, # a module of `lzu` whose code (with every `lzu` module it imports) decides a run's numbers
+def code_version(module: str, # an `lzu` module whose code (with every `lzu` module it imports) decides a run's numbers
                 ) -> str:
-    "12 hex digits of the hash of the source of `module` and of every `lzu` module it imports: part of a checkpoint folder's key, so a checkpoint of other code is never resumed."
-    import hashlib, importlib.util
+    "12 hex digits of the sha256 of the names and sources of `lzu_modules(module)`: part of a checkpoint folder's key, so a checkpoint of other code is never resumed."
     h = hashlib.sha256()
-    for m in lzu_modules(module): h.update(m.encode() + Path(importlib.util.find_spec(m).origin).read_bytes())
+    for m in lzu_modules(module): h.update(m.encode() + b'\0' + _lzu_file(m).read_bytes() + b'\0')
     return h.hexdigest()[:12]
 
 # %% ../nbs/90_train.ipynb #040982c2
@@ -122,7 +135,7 @@ class TrainConfig:
     seed: int = 0 # seeds python/numpy/torch (plus the rank) and the data order
     checkpoint_dir: str | None = None # where checkpoints go; `None`: no checkpoints and no resuming
     checkpoint_every: int = 1000 # optimizer steps between checkpoints (one is also written at the end)
-    keep_checkpoints: int = 2 # how many of the latest checkpoints to keep
+    keep_checkpoints: int = 2 # how many of the latest checkpoints to keep (>= 1)
     resume: bool = True # resume from the latest checkpoint in `checkpoint_dir` when there is one
     num_workers: int = 0 # DataLoader worker processes
     shuffle: bool = True # shuffle the data every epoch (seeded)
@@ -138,8 +151,8 @@ class TrainConfig:
             v = getattr(self, k)
             if v is not None and v < 0: raise ValueError(f"{k} must be >= 0, got {v}")
         if self.batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.checkpoint_every < 1 or self.lr_decay_every < 1 or self.log_every < 1:
-            raise ValueError("checkpoint_every, lr_decay_every and log_every must be >= 1")
+        if min(self.checkpoint_every, self.keep_checkpoints, self.lr_decay_every, self.log_every) < 1:
+            raise ValueError("checkpoint_every, keep_checkpoints, lr_decay_every and log_every must be >= 1")
         if not 0 < self.lr_decay <= 1: raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
 
 # %% ../nbs/90_train.ipynb #1c1995ad
@@ -175,13 +188,73 @@ def _start_epoch(loader: DataLoader, epoch: int, seed: int, rank: int):
 # %% ../nbs/90_train.ipynb #3fd1fb62
 _CKPT = re.compile(r"^step-(\d+)\.pt$")
 
+def _checkpoints(checkpoint_dir: str | Path | None, # a folder of `step-*.pt` checkpoints
+                ) -> list[Path]:
+    "The checkpoints in `checkpoint_dir`, lowest step first (none when there is no such folder)."
+    if checkpoint_dir is None or not Path(checkpoint_dir).is_dir(): return []
+    found = ((_CKPT.match(p.name), p) for p in Path(checkpoint_dir).iterdir())
+    return [p for _, p in sorted((int(m.group(1)), p) for m, p in found if m)]
+
 def latest_checkpoint(checkpoint_dir: str | Path | None, # a folder of `step-*.pt` checkpoints
                      ) -> Path | None:
     "The checkpoint with the highest step in `checkpoint_dir`, or `None`."
-    if checkpoint_dir is None or not Path(checkpoint_dir).is_dir(): return None
-    found = [(int(m.group(1)), p) for p in Path(checkpoint_dir).iterdir() if (m := _CKPT.match(p.name))]
-    return max(found)[1] if found else None
+    found = _checkpoints(checkpoint_dir)
+    return found[-1] if found else None
 
+def save_checkpoint(state: dict, # what to save
+                    path: str | Path, # where
+                   ) -> Path:
+    "Write `state` to `path` atomically with `lzu.files.atomic_save`."
+    return atomic_save(path, lambda p: torch.save(state, p))
+
+def prune_checkpoints(checkpoint_dir: str | Path, # a folder of `step-*.pt` checkpoints
+                      keep: int, # how many of the latest to keep (>= 1)
+                     ) -> list[Path]:
+    "Delete all but the `keep` latest checkpoints in `checkpoint_dir` (one already gone is no error); return the deleted."
+    old = _checkpoints(checkpoint_dir)[:-check_int('keep', keep, 1)]
+    for p in old: p.unlink(missing_ok=True)   # another run sharing the folder may have deleted it first
+    return old
+
+# %% ../nbs/90_train.ipynb #4e0abd69
+_CKPT_TMP = re.compile(r"^\.step-\d+\.(\d+)\.tmp\.pt$")   # `atomic_save`'s temporary name for `step-N.pt`: `.step-N.<pid>.tmp.pt`
+
+def _running(pid: int) -> bool:
+    "Whether process `pid` runs on this machine (always True off POSIX, where signal 0 cannot be sent to ask)."
+    if os.name != "posix": return True
+    try: os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError): return False
+    except OSError: return True   # it runs, under another user
+    return True
+
+def remove_stale_temporaries(checkpoint_dir: str | Path | None, # a folder of `step-*.pt` checkpoints
+                            ) -> list[Path]:
+    "Delete the temporary files of killed `save_checkpoint` calls in `checkpoint_dir` (those of no running process); return them."
+    if checkpoint_dir is None or not Path(checkpoint_dir).is_dir(): return []
+    stale = sorted(p for p in Path(checkpoint_dir).iterdir() if (m := _CKPT_TMP.match(p.name)) and not _running(int(m.group(1))))
+    for p in stale: p.unlink(missing_ok=True)
+    return stale
+
+# %% ../nbs/90_train.ipynb #eb3a6ab3
+_STATE_KEYS = ("model", "optimizer", "scheduler", "step", "epoch", "batch_in_epoch", "rng", "history", "config")
+
+def load_checkpoint(checkpoint_dir: str | Path | None, # a folder of `step-*.pt` checkpoints
+                   ) -> tuple[Path, dict] | None:
+    "The latest checkpoint in `checkpoint_dir` that loads and its state, warning for each later one that does not; None without checkpoints."
+    damaged = []
+    for p in reversed(_checkpoints(checkpoint_dir)):
+        try:
+            state = torch.load(p, map_location="cpu", weights_only=True)
+            missing = [k for k in _STATE_KEYS if k not in state] if isinstance(state, dict) else list(_STATE_KEYS)
+            if missing: raise ValueError(f"not a training checkpoint: no {missing}")
+            return p, state
+        except Exception as e:   # a truncated or corrupt file raises any of EOFError, RuntimeError, UnpicklingError, OSError...
+            damaged.append(f"{p.name} ({type(e).__name__}: {e})")
+            warnings.warn(f"checkpoint {p} cannot be loaded ({type(e).__name__}: {e}); trying the one before it")
+    if damaged: raise ValueError(f"no checkpoint in {checkpoint_dir} can be loaded: {'; '.join(damaged)}. "
+                                 "Delete them (or the folder) to train from scratch")
+    return None
+
+# %% ../nbs/90_train.ipynb #8c7a692c
 def rng_state() -> dict:
     "The RNG states of python, numpy, torch (and CUDA) as weights-only-loadable values."
     name, keys, pos, has_gauss, cached = np.random.get_state()
@@ -200,20 +273,7 @@ def set_rng_state(s: dict, # a `rng_state()` result
     if "cuda" in s and torch.cuda.is_available() and len(s["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(s["cuda"])
 
-def save_checkpoint(state: dict, # what to save
-                    path: str | Path, # where
-                   ) -> Path:
-    "Write `state` to `path` atomically: a temporary file in the same folder, then `os.replace`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(state, f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    return path
-
+# %% ../nbs/90_train.ipynb #87b7613d
 def check_state_dict(model: torch.nn.Module, # the model the checkpoint should fit
                      sd: dict, # the checkpoint's model state_dict
                      path: str | Path = "<checkpoint>", # the checkpoint's file, for the message
@@ -229,6 +289,21 @@ def check_state_dict(model: torch.nn.Module, # the model the checkpoint should f
         if unexpected: msg.append(f"unexpected keys {unexpected}")
         if shapes: msg.append(f"shape mismatches {shapes}")
         raise ValueError("; ".join(msg))
+
+RESUME_MAY_DIFFER = frozenset({"steps", "epochs", "checkpoint_dir", "checkpoint_every", "keep_checkpoints", "resume",
+                               "log_every", "progress", "device", "num_workers"})
+
+def _plain(v): return list(v) if isinstance(v, tuple) else v   # betas may come as a list or a tuple
+
+def check_run_config(config: TrainConfig, # the settings of the run about to resume
+                     saved: dict, # the checkpoint's `asdict(TrainConfig)`
+                     checkpoint_dir: str | Path, # the folder, for the message
+                    ):
+    "Raise a `ValueError` naming `checkpoint_dir` and each setting (less `RESUME_MAY_DIFFER`) where `config` differs from `saved`."
+    diff = [f"{f.name}={saved.get(f.name, f.default)!r} there, {getattr(config, f.name)!r} now" for f in fields(TrainConfig)
+            if f.name not in RESUME_MAY_DIFFER and _plain(saved.get(f.name, f.default)) != _plain(getattr(config, f.name))]
+    if diff: raise ValueError(f"{checkpoint_dir} holds the checkpoints of a run with other settings ({'; '.join(diff)}): "
+                              "use another checkpoint_dir, or delete this one to train afresh")
 
 # %% ../nbs/90_train.ipynb #46fc5fd4
 def _to(batch, device: torch.device):
@@ -288,9 +363,11 @@ def train(model: torch.nn.Module, # the model to train (in place); wrapped in DD
     history: dict[str, list] = {"loss": [], "lr": []}
     step, epoch, batch_in_epoch, rng = 0, 0, 0, None
 
-    ckpt = latest_checkpoint(config.checkpoint_dir) if config.resume else None
-    if ckpt is not None:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    if rank == 0: remove_stale_temporaries(config.checkpoint_dir)
+    found = load_checkpoint(config.checkpoint_dir) if config.resume else None
+    if found is not None:
+        ckpt, state = found
+        check_run_config(config, state["config"], config.checkpoint_dir)
         check_state_dict(model, state["model"], ckpt)
         model.load_state_dict(state["model"])
         try: opt.load_state_dict(state["optimizer"])
@@ -310,8 +387,7 @@ def train(model: torch.nn.Module, # the model to train (in place); wrapped in DD
         save_checkpoint(dict(model=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                              scaler=scaler.state_dict() if use_scaler else None, step=step, epoch=e, batch_in_epoch=b,
                              rng=rngs, history=history, world_size=world, config=asdict(config)), path)
-        old = sorted(p for p in path.parent.iterdir() if _CKPT.match(p.name))
-        for p in old[:max(0, len(old) - config.keep_checkpoints)]: p.unlink()
+        prune_checkpoints(path.parent, config.keep_checkpoints)
         if on_checkpoint is not None: on_checkpoint(path, step)
 
     bar = tqdm(total=total, initial=min(step, total), disable=rank != 0 or not config.progress, desc="train", dynamic_ncols=True)

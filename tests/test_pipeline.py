@@ -1,7 +1,9 @@
-"""The DVC pipeline, end to end, at the smoke profile: `dvc repro` in a copy of the repository.
+"""The DVC pipeline, end to end, at the smoke profile: `dvc repro` in the profile's own workspace.
 
-The copy holds what git would clone (tracked and untracked-but-not-ignored files), with profiles/smoke.yaml as
-params.yaml; every stage must run and write its declared outputs. The committed results are not touched.
+The workspace holds what git would clone (tracked and untracked-but-not-ignored files) less the default's results and
+lock, with params.yaml merged with profiles/smoke.yaml (what `make repro PROFILE=smoke` runs); every stage must run and
+write its declared outputs. The committed results are not touched. Also: dvc.yaml's code dependencies cover the code
+each stage runs.
 """
 import json
 import os
@@ -24,22 +26,11 @@ def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "dvc"), *args], cwd=repo, env=env, capture_output=True, text=True)
 
 
-def _repo_files() -> list:
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout.split("\n")
-    return [f for f in out if f and (ROOT / f).is_file()]
-
-
 @pytest.fixture(scope="module")
 def smoke_repo(tmp_path_factory) -> Path:
-    "A copy of the repository, reproduced end to end with the smoke profile."
-    dst = tmp_path_factory.mktemp("repo")
-    for f in _repo_files():
-        (dst / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, dst / f)
-    shutil.copy2(ROOT / "profiles" / "smoke.yaml", dst / "params.yaml")
-    (dst / "dvc.lock").unlink(missing_ok=True)   # the smoke profile starts from nothing: the default's lock is not its own
-    subprocess.run(["git", "init", "-q"], cwd=dst, check=True)
+    "The smoke profile's workspace (`prepare_profile`: the repository as git would clone it, params.yaml merged with profiles/smoke.yaml), reproduced end to end."
+    from lzu.pipeline import prepare_profile
+    dst = prepare_profile("smoke", tmp_path_factory.mktemp("repo") / "smoke", root=ROOT)
     t0 = time.perf_counter()
     r = _dvc(dst, "repro")
     assert r.returncode == 0, f"dvc repro failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
@@ -150,3 +141,49 @@ def test_results_index_is_current():
     from lzu.pipeline import results_index
     assert (ROOT / "results" / "README.md").read_text() == results_index(ROOT / "dvc.yaml", ROOT / "params.yaml"), \
         "results/README.md is stale: run `dvc repro -f results_index`"
+
+
+# the library module each stage without an experiment notebook runs (the notebook stages: what their notebook imports)
+STAGE_MODULES = {"bench_zoom": {"lzu.bench"}, "bench_cobi": {"lzu.bench"}, "synthetic_srraw": {"lzu.raw.synthetic"},
+                 "synthetic_scenes": {"lzu.perception.synthetic"}, "results_index": set()}
+
+
+def _notebook_imports(path: Path) -> set:
+    "The `lzu` modules a notebook imports."
+    import ast
+    mods = set()
+    for c in json.loads(path.read_text())["cells"]:
+        if c["cell_type"] != "code": continue
+        src = "".join(line for line in c["source"] if not line.lstrip().startswith(("%", "!")))
+        for n in ast.walk(ast.parse(src)):
+            if isinstance(n, ast.ImportFrom) and n.module and n.module.split(".")[0] == "lzu": mods.add(n.module)
+            elif isinstance(n, ast.Import): mods |= {a.name for a in n.names if a.name.split(".")[0] == "lzu"}
+    return mods
+
+
+def _code_paths(modules: set) -> set:
+    "dvc.yaml dependency paths that hold these modules: a subpackage's folder, or a top-level module's file."
+    out = set()
+    for m in modules:
+        parts = m.split(".")
+        if len(parts) == 1: out.add("lzu/__init__.py")
+        else: out.add(f"lzu/{parts[1]}" if len(parts) > 2 or (ROOT / "lzu" / parts[1]).is_dir() else f"lzu/{parts[1]}.py")
+    return out
+
+
+def test_stage_dependencies_cover_the_code_they_run():
+    "Each stage depends on every lzu module its code imports (directly or not), by subpackage folder: editing any of them reruns it."
+    from lzu.pipeline import NOTEBOOK_STAGES
+    from lzu.train import lzu_modules
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert set(stages) == set(NOTEBOOK_STAGES) | set(STAGE_MODULES) | {"bench_zoom", "bench_cobi"}, sorted(stages)
+    for name, st in stages.items():
+        st = st.get("do", st)
+        mods = set(STAGE_MODULES.get(name, set()))
+        if name in NOTEBOOK_STAGES:
+            assert NOTEBOOK_STAGES[name][0] in st["deps"], f"{name} does not depend on its notebook"
+            mods |= _notebook_imports(ROOT / NOTEBOOK_STAGES[name][0])
+        needed = _code_paths({d for m in mods - {"lzu.pipeline"} for d in lzu_modules(m)}) | {"lzu/pipeline.py", "lzu/files.py"}
+        missing = needed - set(st["deps"])
+        assert not missing, f"dvc.yaml stage {name} lacks the code dependencies {sorted(missing)}"
+        assert not [d for d in st["deps"] if d.startswith("lzu/") and d not in needed], f"{name}: deps on code it does not run"

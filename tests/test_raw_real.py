@@ -2,7 +2,6 @@
 
 Facts measured with rawpy 0.28.0 / LibRaw 0.22.2 and tifffile; see tests/fixtures/raw/README.md.
 """
-import hashlib
 import shutil
 import warnings
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lzu.files import sha256_file
 from lzu.raw.io import RawImage, RawReadError, isp, pack, read_raw, unpack, write_dng
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "raw" / "canon_eos_550d_magiclantern_colorchart.dng"
@@ -25,7 +25,7 @@ def raw() -> RawImage:
 
 def test_fixture_is_the_published_file():
     assert FIXTURE.stat().st_size == 3_906_864
-    assert hashlib.sha256(FIXTURE.read_bytes()).hexdigest() == SHA256
+    assert sha256_file(FIXTURE) == SHA256
 
 
 def test_mosaic(raw):

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from lzu.files import sha256_file
 from lzu.raw.synthetic import (FOCAL_LENGTHS, FRAME_NAMES, generate_sequence, generate_srraw, ideal_canvas_from_pixel,
                                  load_meta, make_sensor, pair_homography, warp_frame)
 
@@ -37,8 +38,7 @@ def test_same_seed_same_bytes_in_another_process(tmp_path):
     dngs = sorted((tmp_path / 'here').rglob('*.DNG'))
     assert len(dngs) == 14
     for p in dngs:
-        assert hashlib.sha256(p.read_bytes()).hexdigest() == \
-               hashlib.sha256((tmp_path / 'other' / p.relative_to(tmp_path / 'here')).read_bytes()).hexdigest(), p
+        assert sha256_file(p) == sha256_file(tmp_path / 'other' / p.relative_to(tmp_path / 'here')), p
     assert tree_hash(tmp_path / 'here') == tree_hash(tmp_path / 'other')
 
 

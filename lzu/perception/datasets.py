@@ -9,7 +9,6 @@ import contextlib
 import copy
 import io
 import json
-import math
 from pathlib import Path
 
 import cv2
@@ -17,15 +16,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .synthetic import ARGOVERSE_HD_CATEGORIES, CITYSCAPES_CLASSES, ID_TO_TRAIN_ID, IGNORE_INDEX
+from .formats import CITYSCAPES_CLASSES, ID_TO_TRAIN_ID, IGNORE_INDEX, MAX_LABEL_ID, DatasetFormatError, check_argoverse_hd
 
 # %% auto #0
-__all__ = ['DatasetFormatError', 'read_rgb', 'to_tensor', 'check_argoverse_hd', 'ArgoverseHD', 'Cityscapes']
+__all__ = ['AP_NAMES', 'read_rgb', 'to_tensor', 'ArgoverseHD', 'coco_evaluate', 'Cityscapes']
 
 # %% ../../nbs/41_perception.datasets.ipynb #6c36f573
-class DatasetFormatError(ValueError):
-    "A data set on disk is malformed (the message names the file and what is wrong)."
-
 def read_rgb(path, # an image file (JPEG, PNG, ...)
              what: str = 'image file', # how the error message calls it
             ) -> np.ndarray:
@@ -42,61 +38,11 @@ def to_tensor(img: np.ndarray, # (H, W, 3) uint8 RGB
     return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255)
 
 # %% ../../nbs/41_perception.datasets.ipynb #eb239836
-_AV_KEYS = ('images', 'annotations', 'categories', 'sequences', 'seq_dirs')
-
-def _is_int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
-def _is_num(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
 def _load_json(path: Path, what: str):
     "Parse a json file; DatasetFormatError naming it when it is not valid JSON."
     try: return json.loads(path.read_text())
     except json.JSONDecodeError as e: raise DatasetFormatError(f"{what} {path} is not valid JSON: {e}") from None
     except UnicodeDecodeError as e: raise DatasetFormatError(f"{what} {path} is not a text (JSON) file: {e}") from None
-
-def check_argoverse_hd(d, # the parsed json
-                       path='annotations', # the file it came from (for the messages)
-                       require_annotations: bool = True, # the test split has no 'annotations'
-                      ) -> None:
-    "Check an Argoverse-HD annotation json: keys, images (sid, fid, size, name), annotations (image, category, bbox)."
-    if not isinstance(d, dict): raise DatasetFormatError(f"{path}: expected a JSON object with keys {_AV_KEYS}, got {type(d).__name__}")
-    for k in _AV_KEYS:
-        if k == 'annotations' and not require_annotations: continue
-        if k not in d: raise DatasetFormatError(f"{path}: json missing key {k!r} (an Argoverse-HD annotation file has {', '.join(_AV_KEYS)})")
-        if not isinstance(d[k], list): raise DatasetFormatError(f"{path}: {k!r} must be a list, got {type(d[k]).__name__}")
-    seq_dirs = d['seq_dirs']
-    if not all(isinstance(s, str) for s in seq_dirs): raise DatasetFormatError(f"{path}: 'seq_dirs' must be a list of folder names (strings)")
-    cat_ids = set()
-    for i, c in enumerate(d['categories']):
-        if not isinstance(c, dict) or not _is_int(c.get('id')) or not isinstance(c.get('name'), str):
-            raise DatasetFormatError(f"{path}: categories[{i}] must have an integer 'id' and a string 'name', got {c!r}")
-        if c['id'] in cat_ids: raise DatasetFormatError(f"{path}: categories[{i}] repeats category id {c['id']}")
-        cat_ids.add(c['id'])
-    img_ids, frames = set(), set()
-    for i, im in enumerate(d['images']):
-        if not isinstance(im, dict): raise DatasetFormatError(f"{path}: images[{i}] must be an object, got {im!r}")
-        for k in ('id', 'sid', 'fid', 'width', 'height'):
-            if k not in im: raise DatasetFormatError(f"{path}: images[{i}] (id {im.get('id')}) is missing key {k!r}")
-            if not _is_int(im[k]): raise DatasetFormatError(f"{path}: images[{i}] {k!r} must be an integer, got {im[k]!r}")
-        if not isinstance(im.get('name', im.get('file_name')), str):
-            raise DatasetFormatError(f"{path}: images[{i}] (id {im['id']}) is missing key 'name' (or 'file_name'): the image's file name")
-        if not 0 <= im['sid'] < len(seq_dirs):
-            raise DatasetFormatError(f"{path}: images[{i}] (id {im['id']}) has sid {im['sid']}, not an index into seq_dirs (0..{len(seq_dirs) - 1})")
-        if im['width'] < 1 or im['height'] < 1: raise DatasetFormatError(f"{path}: images[{i}] (id {im['id']}) has size {im['width']}x{im['height']}")
-        if im['id'] in img_ids: raise DatasetFormatError(f"{path}: images[{i}] repeats image id {im['id']}")
-        if (im['sid'], im['fid']) in frames: raise DatasetFormatError(f"{path}: images[{i}] repeats frame (sid {im['sid']}, fid {im['fid']})")
-        img_ids.add(im['id']); frames.add((im['sid'], im['fid']))
-    ann_ids = set()
-    for i, a in enumerate(d.get('annotations', [])):
-        if not isinstance(a, dict): raise DatasetFormatError(f"{path}: annotations[{i}] must be an object, got {a!r}")
-        for k in ('id', 'image_id', 'bbox', 'category_id'):
-            if k not in a: raise DatasetFormatError(f"{path}: annotations[{i}] (id {a.get('id')}) is missing key {k!r}")
-        if a['id'] in ann_ids: raise DatasetFormatError(f"{path}: annotations[{i}] repeats annotation id {a['id']}")
-        ann_ids.add(a['id'])
-        if a['image_id'] not in img_ids: raise DatasetFormatError(f"{path}: annotations[{i}] (id {a['id']}) refers to image_id {a['image_id']}, which is not in images")
-        if a['category_id'] not in cat_ids: raise DatasetFormatError(f"{path}: annotations[{i}] (id {a['id']}) has category_id {a['category_id']}, which is not in categories")
-        b = a['bbox']
-        if not isinstance(b, list) or len(b) != 4 or not all(_is_num(v) for v in b) or b[2] < 0 or b[3] < 0:
-            raise DatasetFormatError(f"{path}: annotations[{i}] (id {a['id']}) has bbox {b!r}: expected [x, y, w, h], four finite numbers, w, h >= 0")
 
 # %% ../../nbs/41_perception.datasets.ipynb #f83f612b
 class ArgoverseHD(Dataset):
@@ -215,7 +161,7 @@ class ArgoverseHD(Dataset):
             for a in d['annotations']:
                 a.setdefault('area', float(a['bbox'][2] * a['bbox'][3])); a.setdefault('iscrowd', 0)
             coco = COCO(); coco.dataset = d
-            with contextlib.redirect_stdout(io.StringIO()): coco.createIndex()
+            _coco_quiet(coco.createIndex)
             self._coco = coco
         return self._coco
 
@@ -235,16 +181,68 @@ class ArgoverseHD(Dataset):
         return out
 
     def evaluate(self, detections: dict, # as for `coco_results`
+                 image_ids=None, # score these frames only (None: all of the split)
                 ) -> dict:
-        "COCO box AP of detections with pycocotools (AP, AP50, AP75, APs, APm, APl; -1 where there is no ground truth)."
-        from pycocotools.cocoeval import COCOeval
-        res = self.coco_results(detections)
-        q = io.StringIO()
-        with contextlib.redirect_stdout(q):
-            dt = self.coco.loadRes(res) if res else None
-            if dt is None: return dict(AP=0.0, AP50=0.0, AP75=0.0, APs=0.0, APm=0.0, APl=0.0)
-            ev = COCOeval(self.coco, dt, 'bbox'); ev.evaluate(); ev.accumulate(); ev.summarize()
-        return dict(zip(('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'), map(float, ev.stats[:6])))
+        "COCO box AP, AP50, AP75, APs, APm, APl of detections with `coco_evaluate` (0.0 without detections, NaN without ground truth)."
+        return coco_evaluate(self.coco, self.coco_results(detections), image_ids)
+
+# %% ../../nbs/41_perception.datasets.ipynb #fbbd16e2
+AP_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl')  # the numbers `coco_evaluate` returns
+
+def _coco_quiet(fn, *args, **kwargs):
+    "Call a pycocotools function without its printing."
+    with contextlib.redirect_stdout(io.StringIO()): return fn(*args, **kwargs)
+
+def _as_coco_results(detections) -> list[dict]:
+    "COCO result dicts from a list of them, or from `{image_id: {'boxes' (x1 y1 x2 y2), 'scores', 'labels'}}`."
+    if isinstance(detections, dict):
+        out = []
+        for img_id, d in detections.items():
+            for k in ('boxes', 'scores', 'labels'):
+                if k not in d: raise ValueError(f"detections[{img_id!r}] lacks {k!r}")
+            b = torch.as_tensor(d['boxes'], dtype=torch.float64).reshape(-1, 4).tolist()
+            for (x1, y1, x2, y2), s, l in zip(b, torch.as_tensor(d['scores']).tolist(), torch.as_tensor(d['labels']).tolist()):
+                out.append({'image_id': img_id, 'category_id': int(l), 'bbox': [x1, y1, x2 - x1, y2 - y1], 'score': float(s)})
+        return out
+    out = list(detections)
+    for i, r in enumerate(out):
+        if not isinstance(r, dict) or not {'image_id', 'category_id', 'bbox', 'score'} <= set(r):
+            raise ValueError(f"detections[{i}] must be a COCO result dict with image_id, category_id, bbox [x, y, w, h] and score")
+    return out
+
+def _coco_gt(coco_gt):
+    "A pycocotools COCO from a COCO or a COCO-format dict."
+    from pycocotools.coco import COCO
+    if isinstance(coco_gt, COCO): return coco_gt
+    if not isinstance(coco_gt, dict): raise ValueError(f"coco_gt must be a pycocotools COCO or a COCO-format dict, got {type(coco_gt).__name__}")
+    for k in ('images', 'annotations', 'categories'):
+        if k not in coco_gt: raise ValueError(f"coco_gt lacks {k!r}: it must be a COCO-format dict")
+    gt = COCO(); gt.dataset = copy.deepcopy(coco_gt); _coco_quiet(gt.createIndex)
+    return gt
+
+def coco_evaluate(coco_gt, # a pycocotools `COCO`, or a COCO-format dict (images, annotations, categories)
+                  detections, # COCO result dicts, or {image_id: {'boxes' x1 y1 x2 y2, 'scores', 'labels' = category ids}}
+                  image_ids=None, # score these images only (None: all of `coco_gt`)
+                 ) -> dict[str, float]:
+    "COCO box AP, AP50, AP75, APs, APm, APl in [0, 1]: 0.0 where there is ground truth but no detection, NaN (never -1) where there is no ground truth."
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    gt = _coco_gt(coco_gt)
+    results = _as_coco_results(detections)
+    known = set(gt.getImgIds())
+    unknown = sorted({r['image_id'] for r in results} - known, key=str)
+    if unknown: raise ValueError(f"detections name images not in coco_gt: {unknown[:10]}")
+    if results: dt = _coco_quiet(gt.loadRes, results)
+    else:   # pycocotools cannot load an empty result list: an empty result set
+        dt = COCO(); dt.dataset = {'images': gt.dataset['images'], 'categories': copy.deepcopy(gt.dataset['categories']), 'annotations': []}
+        _coco_quiet(dt.createIndex)
+    ev = COCOeval(gt, dt, 'bbox')
+    if image_ids is not None:
+        ids = sorted(set(image_ids))
+        if set(ids) - known: raise ValueError(f"image_ids names images not in coco_gt: {sorted(set(ids) - known, key=str)[:10]}")
+        ev.params.imgIds = ids
+    _coco_quiet(ev.evaluate); _coco_quiet(ev.accumulate); _coco_quiet(ev.summarize)
+    return {n: (float('nan') if v < 0 else float(v)) for n, v in zip(AP_NAMES, ev.stats[:6])}
 
 # %% ../../nbs/41_perception.datasets.ipynb #9829924c
 class Cityscapes(Dataset):
@@ -297,10 +295,10 @@ class Cityscapes(Dataset):
             raise DatasetFormatError(f"label file {path} must be a single-channel 8-bit PNG, got shape {lab.shape} {lab.dtype} (a *_gtFine_color.png?)")
         if kind == 'trainIds':
             bad = np.setdiff1d(np.unique(lab), np.r_[0:len(self.classes), IGNORE_INDEX])
-            if len(bad): raise DatasetFormatError(f"label file {path} holds values {bad[:8].tolist()}, not train ids (0..18, 255)")
+            if len(bad): raise DatasetFormatError(f"label file {path} holds values {bad[:8].tolist()}, not train ids (0..{len(self.classes) - 1}, {IGNORE_INDEX})")
             return lab
-        bad = np.unique(lab)[np.unique(lab) > 33]
-        if len(bad): raise DatasetFormatError(f"label file {path} holds values {bad[:8].tolist()}, not Cityscapes label ids (0..33)")
+        bad = np.unique(lab)[np.unique(lab) > MAX_LABEL_ID]
+        if len(bad): raise DatasetFormatError(f"label file {path} holds values {bad[:8].tolist()}, not Cityscapes label ids (0..{MAX_LABEL_ID})")
         return ID_TO_TRAIN_ID[lab]
 
     def __getitem__(self, i: int):

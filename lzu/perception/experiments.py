@@ -5,13 +5,10 @@
 # %% ../../nbs/45_perception.experiments.ipynb #33104afb
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
-import io
 import json
 import math
-import os
 import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -22,22 +19,29 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.models.detection import RetinaNet
 
-from .datasets import ArgoverseHD, Cityscapes
-from .detection import LZUDetector, detection_collate, retinanet, scale_boxes
+from ..checks import check_choice, check_hw, check_int, check_number
+from ..files import sha256_file, write_json
+from .datasets import AP_NAMES, ArgoverseHD, Cityscapes
+from .detection import LZUDetector, detection_collate, retinanet, scale_boxes, zoom_unzoom_latency
+from .formats import CITYSCAPES_CLASSES, MANIFEST_NAME
 from ..zoom.grids import resample, uniform_grid
 from ..zoom.wrapper import LZU
 from ..zoom.saliency import dataset_saliency, jitter_boxes
-from .segmentation import (CITYSCAPES_CLASSES, LZUSegmenter, center_square_crop, evaluate_segmentation,
-                              pspnet_fpn, resize_labels, segmentation_flops, segmentation_saliency, segmentation_step)
+from .segmentation import (LZUSegmenter, center_square_crop, evaluate_segmentation, pspnet_fpn, resize_labels,
+                                         segmentation_flops, segmentation_saliency, segmentation_step)
 from ..train import TrainConfig, code_version, dist_env, latest_checkpoint, seed_everything, seed_worker, train
 
 # %% auto #0
-__all__ = ['DET_METHODS', 'PAPER_IMAGE_W', 'SEG_METHODS', 'detection_root', 'segmentation_root', 'split_train_holdout',
-           'DetectionExperiment', 'DetectionTrainData', 'detection_loader', 'detection_saliency', 'build_detector',
-           'rescale_detector', 'select_prev_boxes', 'DetectorTrainee', 'detector_step', 'checkpoint_dir',
-           'train_detector', 'coco_ap', 'evaluate_detector', 'saliency_grid_search', 'SegmentationExperiment',
-           'SegmentationData', 'segmentation_training_saliency', 'build_segmenter', 'train_segmenter',
-           'evaluate_segmenter']
+__all__ = ['DET_METHODS', 'PAPER_IMAGE_W', 'SEG_METHODS', 'PAPER_TABLE6', 'PAPER_LATENCY_MS', 'METHOD_NAMES', 'PAPER_TABLE1',
+           'PAPER_TABLE2', 'TABLE2_FROM', 'PAPER_TABLE3', 'PAPER_TABLE4', 'detection_root', 'segmentation_root',
+           'split_train_holdout', 'DetectionExperiment', 'DetectionTrainData', 'detection_loader', 'detection_saliency',
+           'build_detector', 'rescale_detector', 'select_prev_boxes', 'DetectorTrainee', 'detector_step',
+           'checkpoint_dir', 'train_detector', 'evaluate_detector', 'best_setting', 'saliency_grid_search',
+           'SegmentationExperiment', 'SegmentationData', 'segmentation_training_saliency', 'build_segmenter',
+           'train_segmenter', 'evaluate_segmenter', 'data_label', 'jsonable', 'loss_curve', 'evenly_spaced',
+           'figure_detections', 'search_table', 'latency_table', 'latency_verdict', 'detection_method',
+           'detection_latency_ms', 'detection_table1', 'detection_table2', 'segmentation_rows', 'segmentation_table3',
+           'segmentation_table4']
 
 # %% ../../nbs/45_perception.experiments.ipynb #e6d3c274
 def _data_set_root(data_root, sub: str, marker: str, what: str) -> Path:
@@ -84,39 +88,20 @@ def split_train_holdout(data, # an `ArgoverseHD` or `Cityscapes` (split by seque
 DET_METHODS = ('uniform', 'fixed', 'adaptive')
 PAPER_IMAGE_W = 1920 # the frame width (Argoverse-HD) that the paper's pixel hyperparameters (b, jitter) refer to
 
-def _check_number(name, v, lo=None, lo_open=False, hi=None, hi_open=False, allow_none=False):
-    "`v` as a finite float in the given range, else a ValueError naming `name`."
-    if v is None and allow_none: return None
-    if isinstance(v, bool): raise ValueError(f"{name} must be a number, got {v!r}")
-    try: f = float(v)
-    except (TypeError, ValueError): raise ValueError(f"{name} must be a number, got {v!r}") from None
-    bad = not math.isfinite(f) or (lo is not None and (f <= lo if lo_open else f < lo)) or (hi is not None and (f >= hi if hi_open else f > hi))
-    if bad: raise ValueError(f"{name} must be a finite number in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}, got {v!r}")
-    return f
-
 def _check_steps(steps, epochs):
     "Exactly one of steps and epochs, a positive int."
     if (steps is None) == (epochs is None): raise ValueError("give exactly one of `steps` and `epochs` (set the other to None)")
     for k, v in (('steps', steps), ('epochs', epochs)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1): raise ValueError(f"{k} must be a positive int, got {v!r}")
-
-def _check_hw_pair(name, hw, lo=2):
-    "A pair of ints >= lo, as a tuple."
-    try: a, b = hw; ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= lo for v in (a, b))
-    except (TypeError, ValueError): ok = False
-    if not ok: raise ValueError(f"{name} must be a pair of integers >= {lo}, got {hw!r}")
-    return (int(a), int(b))
+        if v is not None: check_int(k, v, 1)
 
 def _common_checks(exp):
     "Checks shared by both experiment kinds."
     _check_steps(exp.steps, exp.epochs)
-    if isinstance(exp.batch_size, bool) or not isinstance(exp.batch_size, int) or exp.batch_size < 1: raise ValueError(f"batch_size must be a positive int, got {exp.batch_size!r}")
-    _check_number('lr', exp.lr, 0, lo_open=True); _check_number('lr_decay', exp.lr_decay, 0, True, 1)
-    _check_number('weight_decay', exp.weight_decay, 0); _check_number('grad_clip', exp.grad_clip, 0, True, allow_none=True)
-    _check_number('holdout', exp.holdout, 0, False, 1, True)
-    if exp.pretrained_backbone not in ('auto', True, False): raise ValueError(f"pretrained_backbone must be 'auto', True or False, got {exp.pretrained_backbone!r}")
-    if isinstance(exp.fpn_channels, bool) or not isinstance(exp.fpn_channels, int) or exp.fpn_channels < 1: raise ValueError(f"fpn_channels must be a positive int, got {exp.fpn_channels!r}")
-
+    check_int('batch_size', exp.batch_size, 1); check_int('fpn_channels', exp.fpn_channels, 1)
+    check_number('lr', exp.lr, 0, lo_open=True); check_number('lr_decay', exp.lr_decay, 0, 1, lo_open=True)
+    check_number('weight_decay', exp.weight_decay, 0); check_number('grad_clip', exp.grad_clip, 0, lo_open=True, allow_none=True)
+    check_number('holdout', exp.holdout, 0, 1, hi_open=True)
+    check_choice('pretrained_backbone', exp.pretrained_backbone, ('auto', True, False))
 
 def _fingerprint(exp, exclude=()) -> str:
     "12 hex digits of the hash of the settings (less the evaluation-only ones in `exclude`) and of the code (`code_version`)."
@@ -132,10 +117,10 @@ class DetectionExperiment:
     backbone: str = 'resnet18' # a torchvision ResNet ('resnet50': the paper)
     fpn_channels: int = 64 # FPN width (paper: 256)
     pretrained_backbone: str | bool = 'auto' # 'auto': ImageNet weights if cached, else random; True: require; False: random
-    steps: int | None = 200 # optimizer steps (exactly one of steps and epochs; paper: 3 epochs)
+    steps: int | None = 40 # optimizer steps (exactly one of steps and epochs; paper: 3 epochs)
     epochs: int | None = None # passes over the training frames
     batch_size: int = 2 # frames per step (paper: 8)
-    lr: float = 1e-4 # Adam's learning rate (the paper: SGD, 0.005 uniform / 0.01 LZU; the shared loop has Adam only)
+    lr: float = 3e-4 # Adam's learning rate (the paper: SGD, 0.005 uniform / 0.01 LZU; the shared loop has Adam only)
     lr_decay: float = 1.0 # exponential decay per `lr_decay_every` steps (the paper: linear decay to 0)
     lr_decay_every: int = 1000 # steps between decays
     weight_decay: float = 1e-4 # Adam's L2 weight decay (paper: 1e-4)
@@ -158,25 +143,25 @@ class DetectionExperiment:
 
     def __post_init__(self):
         if self.method not in DET_METHODS: raise ValueError(f"method must be one of {DET_METHODS}, got {self.method!r}")
-        _check_number('train_scale', self.train_scale, 0, lo_open=True)
+        check_number('train_scale', self.train_scale, 0, lo_open=True)
         if isinstance(self.source_scales, (str, bytes)) or not hasattr(self.source_scales, '__iter__'):
             raise ValueError(f"source_scales must be a tuple of numbers > 0, got {self.source_scales!r}")
-        self.source_scales = tuple(_check_number('source_scales', s, 0, True, 1) for s in self.source_scales)
+        self.source_scales = tuple(check_number('source_scales', s, 0, 1, lo_open=True) for s in self.source_scales)
         if self.source_scales and self.method == 'adaptive': raise ValueError("source_scales (Table 2) is for the uniform and fixed methods")
         _common_checks(self)
-        _check_number('amplitude', self.amplitude, 0, lo_open=True); _check_number('bandwidth', self.bandwidth, 0, lo_open=True, allow_none=True)
-        _check_number('fwhm', self.fwhm, 0, lo_open=True, allow_none=True)
-        self.grid_hw = _check_hw_pair('grid_hw', self.grid_hw)
+        check_number('amplitude', self.amplitude, 0, lo_open=True); check_number('bandwidth', self.bandwidth, 0, lo_open=True, allow_none=True)
+        check_number('fwhm', self.fwhm, 0, lo_open=True, allow_none=True)
+        self.grid_hw = check_hw('grid_hw', self.grid_hw, lo=2)
         if self.jitter is not None:
-            try: self.jitter = tuple(_check_number('jitter', v, 0) for v in self.jitter); ok = len(self.jitter) == 2
+            try: self.jitter = tuple(check_number('jitter', v, 0) for v in self.jitter); ok = len(self.jitter) == 2
             except TypeError: ok = False
             if not ok: raise ValueError(f"jitter must be a pair (sigma_x, sigma_y) of px >= 0, or None, got {self.jitter!r}")
         if self.cascade_last_fraction is not None:
-            _check_number('cascade_last_fraction', self.cascade_last_fraction, 0, False, 1, True)
+            check_number('cascade_last_fraction', self.cascade_last_fraction, 0, 1, hi_open=True)
             if self.method != 'adaptive' and self.cascade_last_fraction != 0:
                 raise ValueError(f"cascade_last_fraction is for method='adaptive' (method={self.method!r}): leave it None")
-        _check_number('prev_score_thresh', self.prev_score_thresh, 0, False, 1)
-        if isinstance(self.prev_max_dets, bool) or not isinstance(self.prev_max_dets, int) or self.prev_max_dets < 1: raise ValueError(f"prev_max_dets must be a positive int, got {self.prev_max_dets!r}")
+        check_number('prev_score_thresh', self.prev_score_thresh, 0, 1)
+        check_int('prev_max_dets', self.prev_max_dets, 1)
 
     @property
     def cascade(self) -> float:
@@ -342,12 +327,6 @@ def detector_step(model: nn.Module, # a `DetectorTrainee` (or its DDP wrapper)
     return {'loss': sum(out.values()), **{k: v.detach() for k, v in out.items()}, **extra}
 
 # %% ../../nbs/45_perception.experiments.ipynb #24899d9f
-def _sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
-    return h.hexdigest()
-
 def _guard_data(ckpt_dir: str | None, signature: dict):
     "Record the training data's signature in the checkpoint folder; refuse to resume there on other data."
     if ckpt_dir is None: return
@@ -358,9 +337,7 @@ def _guard_data(ckpt_dir: str | None, signature: dict):
             diff = sorted(k for k in set(old) | set(signature) if old.get(k) != signature.get(k))
             raise ValueError(f"the checkpoints in {ckpt_dir} were trained on other data (differs in {diff}): "
                              "delete the folder (or use another checkpoint_root) to train afresh")
-    if dist_env()[0] == 0:   # atomically: other ranks may be reading it
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f'.data.json.{os.getpid()}.tmp'); tmp.write_text(json.dumps(signature, indent=1)); os.replace(tmp, p)
+    if dist_env()[0] == 0: write_json(p, signature)   # atomically: other ranks may be reading it
 
 def _train_config(exp, ckpt, checkpoint_every, progress, device, num_workers) -> TrainConfig:
     return TrainConfig(steps=exp.steps, epochs=exp.epochs, batch_size=exp.batch_size, lr=exp.lr, lr_decay=exp.lr_decay,
@@ -396,7 +373,7 @@ def train_detector(exp: DetectionExperiment, # the experiment
     n_cascade = int(round(exp.cascade * total))
     trainee = DetectorTrainee(det, total - n_cascade if n_cascade else None, exp.prev_score_thresh, exp.prev_max_dets)
     ckpt = checkpoint_dir(exp, checkpoint_root)
-    _guard_data(ckpt, dict(annotations=_sha256_file(data.ann_file), frames=len(idx),
+    _guard_data(ckpt, dict(annotations=sha256_file(data.ann_file), frames=len(idx),
                            indices=hashlib.sha256(str(idx).encode()).hexdigest()[:16]))
     history = train(trainee, None, loader, _train_config(exp, ckpt, checkpoint_every, progress, device, num_workers),
                     step_fn=detector_step)
@@ -404,27 +381,6 @@ def train_detector(exp: DetectionExperiment, # the experiment
     return det.eval(), history
 
 # %% ../../nbs/45_perception.experiments.ipynb #6209046d
-def _quiet(fn, *a, **k):
-    with contextlib.redirect_stdout(io.StringIO()): return fn(*a, **k)
-
-def coco_ap(data: ArgoverseHD, # the split (its `coco` works around annotation id 0)
-            detections: dict, # {image_id: {'boxes' x1y1x2y2 px, 'scores', 'labels' (the data set's labels)}}
-            image_ids=None, # score these frames only (None: all of the split)
-           ) -> dict:
-    "COCO box AP, AP50, AP75, APs, APm, APl in [0, 1] over the given frames (NaN where they hold no ground truth of that size)."
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-    gt = data.coco
-    res = data.coco_results(detections)
-    if res: dt = _quiet(gt.loadRes, res)
-    else:   # pycocotools cannot load an empty result list: an empty result set
-        dt = COCO(); dt.dataset = {'images': gt.dataset['images'], 'categories': copy.deepcopy(gt.dataset['categories']), 'annotations': []}
-        _quiet(dt.createIndex)
-    ev = COCOeval(gt, dt, 'bbox')
-    if image_ids is not None: ev.params.imgIds = sorted(set(image_ids))
-    _quiet(ev.evaluate); _quiet(ev.accumulate); _quiet(ev.summarize)
-    return {n: (float('nan') if v < 0 else float(v)) for n, v in zip(('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'), ev.stats[:6])}
-
 def _as_detector(model, exp: DetectionExperiment, data_root) -> LZUDetector:
     "An `LZUDetector` as is; a plain RetinaNet wrapped as the experiment says (fixed: the training saliency)."
     if isinstance(model, LZUDetector):
@@ -452,7 +408,7 @@ def evaluate_detector(detector, # a trained `LZUDetector` (or a torchvision Reti
                       return_detections: bool = False, # also return {image_id: detections in original pixels}
                       progress: bool = False, # a tqdm bar
                      ):
-    "COCO AP (AP, AP50, AP75, APs, APm, APl, in [0, 1]) of a detector on a split, at a scale, from a source resolution."
+    "COCO AP (AP, AP50, AP75, APs, APm, APl, in [0, 1]; `coco_evaluate`'s convention) of a detector on a split, at a scale, from a source resolution."
     if split == 'holdout':
         if not exp.holdout: raise ValueError("split='holdout' needs an experiment with holdout > 0")
         data = ArgoverseHD(detection_root(data_root), 'train', label_offset=0)
@@ -463,8 +419,8 @@ def evaluate_detector(detector, # a trained `LZUDetector` (or a torchvision Reti
     det = _as_detector(detector, exp, data_root)
     H, W = data.image_hw
     if det.image_hw != (H, W): raise ValueError(f"the detector was built for {det.image_hw[0]} x {det.image_hw[1]} frames, the {split!r} split has {H} x {W}")
-    scale = det.scale if scale is None else _check_number('scale', scale, 0, lo_open=True)
-    src = 1.0 if source_scale is None else _check_number('source_scale', source_scale, 0, True, 1)
+    scale = det.scale if scale is None else check_number('scale', scale, 0, lo_open=True)
+    src = 1.0 if source_scale is None else check_number('source_scale', source_scale, 0, 1, lo_open=True)
     src_hw = (int(math.floor(src * H + 0.5)), int(math.floor(src * W + 0.5)))
     if src != 1.0 and det.method == 'adaptive': raise ValueError("source_scale (Table 2) is for the uniform and fixed methods")
     if min(src_hw) < 2: raise ValueError(f"source_scale {src} makes the {H} x {W} frames {src_hw[0]} x {src_hw[1]}")
@@ -498,10 +454,17 @@ def evaluate_detector(detector, # a trained `LZUDetector` (or a torchvision Reti
                 if src != 1.0: x = resample(x, uniform_grid(src_hw, len(x)))
                 for (_, t), o in zip(items, run(x.to(dev))): keep(t, o)
     finally: run.train(was)
-    out = dict(coco_ap(data, dets, [data.images[i]['id'] for i in indices]), split=split, frames=len(indices), scale=scale, source_scale=src)
+    out = dict(data.evaluate(dets, [data.images[i]['id'] for i in indices]), split=split, frames=len(indices), scale=scale, source_scale=src)
     return (out, dets) if return_detections else out
 
 # %% ../../nbs/45_perception.experiments.ipynb #7bac923d
+def best_setting(rows, # the search's rows (a pandas DataFrame with AP, amplitude and fwhm columns)
+                ) -> tuple[dict, int]:
+    "The chosen row: the highest held-out AP (NaN counts lowest), ties to the weakest warp (lowest amplitude, then largest fwhm); and how many tied."
+    ap = rows['AP'].fillna(-1.0)
+    ties = rows[ap == ap.max()].sort_values(['amplitude', 'fwhm'], ascending=[True, False], kind='stable')
+    return dict(ties.iloc[0]), len(ties)
+
 def saliency_grid_search(exp: DetectionExperiment, # the base experiment (method 'fixed' or 'adaptive'; scale, model, steps, ...)
                          data_root, # a folder holding argoverse-hd/
                          amplitudes=(1, 5, 10, 50, 100), # KDE amplitudes a (A.6)
@@ -514,10 +477,10 @@ def saliency_grid_search(exp: DetectionExperiment, # the base experiment (method
                          progress: bool = False, # tqdm bars
                          checkpoint_every: int = 50, # steps between checkpoints
                         ) -> dict:
-    "Table 6: AP on held-out training sequences for every (separable, amplitude, fwhm); the table, the best setting and the uniform baseline."
+    "Table 6: AP on held-out training sequences for every (separable, amplitude, fwhm); the table, the chosen setting (`best_setting`) and the uniform baseline."
     import pandas as pd
     if exp.method not in ('fixed', 'adaptive'): raise ValueError(f"the saliency search is for method 'fixed' or 'adaptive', got {exp.method!r}")
-    _check_number('holdout', holdout, 0, True, 1, True)
+    check_number('holdout', holdout, 0, 1, lo_open=True, hi_open=True)
     grid = [(bool(s), float(a), float(f)) for s in separables for a in amplitudes for f in fwhms]
     if not grid: raise ValueError("empty grid: give at least one amplitude, fwhm and separable value")
     rows = []
@@ -532,10 +495,9 @@ def saliency_grid_search(exp: DetectionExperiment, # the base experiment (method
         det, hist = train_detector(e, data_root, checkpoint_root, device, progress, checkpoint_every)
         uniform = dict(method='uniform', **evaluate_detector(det, e, data_root, split='holdout'), final_loss=hist['loss'][-1])
     df = pd.DataFrame(rows)
-    ap = df['AP'].fillna(-1.0)
-    best = dict(df.loc[int(ap.values.argmax())])
+    best, tied = best_setting(df)
     table = df.pivot_table(index=['separable', 'amplitude'], columns='fwhm', values='AP')
-    return dict(rows=df, table=table, best=best, uniform=uniform)
+    return dict(rows=df, table=table, best=best, tied=tied, uniform=uniform)
 
 # %% ../../nbs/45_perception.experiments.ipynb #661c3508
 SEG_METHODS = ('uniform', 'fixed')
@@ -548,7 +510,7 @@ class SegmentationExperiment:
     backbone: str = 'resnet18' # a torchvision ResNet ('resnet50': the paper)
     fpn_channels: int = 64 # FPN width (paper: 256)
     pretrained_backbone: str | bool = 'auto' # 'auto': ImageNet weights if cached, else random; True: require; False: random
-    steps: int | None = 200 # optimizer steps (exactly one of steps and epochs; paper: 80k, 20k at 64 x 64)
+    steps: int | None = 40 # optimizer steps (exactly one of steps and epochs; paper: 80k, 20k at 64 x 64)
     epochs: int | None = None # passes over the training crops
     batch_size: int = 4 # crops per step (paper: 16)
     lr: float = 1e-3 # Adam's learning rate (the paper: SGD 0.01; the shared loop has Adam only)
@@ -568,12 +530,12 @@ class SegmentationExperiment:
 
     def __post_init__(self):
         if self.method not in SEG_METHODS: raise ValueError(f"method must be one of {SEG_METHODS}, got {self.method!r}")
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 8: raise ValueError(f"size must be an int >= 8 (the paper: 64-512), got {self.size!r}")
+        check_int('size', self.size, 8)
         _common_checks(self)
         if self.batch_size < 2: raise ValueError(f"batch_size must be >= 2 (per process): the pyramid pooling's 1 x 1 bin has batch norm, which needs 2 values per channel; got {self.batch_size}")
-        self.grid_hw, self.label_hw = _check_hw_pair('grid_hw', self.grid_hw), _check_hw_pair('label_hw', self.label_hw)
-        _check_number('fwhm', self.fwhm, 0, lo_open=True); _check_number('boundary_value', self.boundary_value, 0, lo_open=True)
-        _check_number('background_value', self.background_value, 0, lo_open=True)
+        self.grid_hw, self.label_hw = check_hw('grid_hw', self.grid_hw, lo=2), check_hw('label_hw', self.label_hw, lo=2)
+        check_number('fwhm', self.fwhm, 0, lo_open=True); check_number('boundary_value', self.boundary_value, 0, lo_open=True)
+        check_number('background_value', self.background_value, 0, lo_open=True)
 
     @property
     def name(self) -> str:
@@ -650,6 +612,7 @@ def evaluate_segmenter(segmenter: LZUSegmenter, # a trained segmenter
                        data_root, # a folder holding cityscapes/
                        split: str = 'val', # a split, or 'holdout': the held-out part of 'train' (exp.holdout)
                        batch_size: int = 2, # crops per forward
+                       on_batch=None, # `evaluate_segmentation`'s per-batch hook, e.g. an `AccuracyMap` (Fig. 11)
                       ) -> dict:
     "mIoU and per-class IoU at the crops' full resolution, and the FLOPs of the network and of LZU's zoom + unzoom (per image)."
     if split == 'holdout':
@@ -660,10 +623,228 @@ def evaluate_segmenter(segmenter: LZUSegmenter, # a trained segmenter
         data = Cityscapes(segmentation_root(data_root), split)
         idx = None
     ds = SegmentationData(data, idx)
-    ev = evaluate_segmentation(segmenter, DataLoader(ds, batch_size=batch_size), segmenter.model.num_classes)
+    ev = evaluate_segmentation(segmenter, DataLoader(ds, batch_size=batch_size), segmenter.model.num_classes, on_batch=on_batch)
     fl = segmentation_flops(segmenter.model, segmenter.input_hw, exp.separable)
     flops = {k: fl[k] for k in ('network', 'zoom', 'unzoom', 'extra', 'extra_ratio', 'uniform_resize')}
     flops['total'] = fl['network'] + (fl['extra'] if segmenter.method == 'fixed' else fl['uniform_resize'])
     names = CITYSCAPES_CLASSES if segmenter.model.num_classes == len(CITYSCAPES_CLASSES) else [str(k) for k in range(segmenter.model.num_classes)]
     return dict(mIoU=ev['mIoU'], IoU={n: float(v) for n, v in zip(names, ev['IoU'])}, split=split, images=len(ds),
                 pixels=int(ev['confusion'].sum()), size=exp.size, method=segmenter.method, flops=flops)
+
+# %% ../../nbs/45_perception.experiments.ipynb #782968b7
+def data_label(data_root, # the experiment's data root
+               kind: str, # 'detection' (Argoverse-HD) or 'segmentation' (Cityscapes)
+              ) -> tuple[bool, str]:
+    "(synthetic?, the data's name in tables): 'SYNTHETIC Argoverse-HD (lzu.perception.synthetic)' for a generated tree, else 'Argoverse-HD (<root>)'."
+    name, root = {'detection': ('Argoverse-HD', detection_root), 'segmentation': ('Cityscapes', segmentation_root)}[
+        check_choice('kind', kind, ('detection', 'segmentation'))]
+    synthetic = (Path(data_root) / MANIFEST_NAME).exists()
+    return synthetic, (f'SYNTHETIC {name} (lzu.perception.synthetic)' if synthetic else f'{name} ({root(data_root)})')
+
+def jsonable(obj):
+    "`obj` ready for JSON: numpy/torch numbers and arrays as numbers and lists, tuples as lists, NaN and infinities as None."
+    if isinstance(obj, dict): return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [jsonable(v) for v in obj]
+    if isinstance(obj, (torch.Tensor, np.ndarray)): return jsonable(obj.tolist())
+    if isinstance(obj, np.generic): return jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj): return None
+    return obj
+
+def loss_curve(losses, # the loss of every step
+               points: int = 100, # about this many values are kept
+              ) -> dict:
+    "A loss history thinned for a result file: the means of blocks of `every` steps."
+    every = max(1, len(losses) // check_int('points', points, 1))
+    return dict(every=every, values=[float(np.mean(losses[i:i + every])) for i in range(0, len(losses), every)])
+
+def evenly_spaced(n: int, # items in the split
+                  k: int, # how many to pick (0: none)
+                 ) -> list[int]:
+    "`k` indices spread evenly over `range(n)`, first and last included: figure frames picked by position."
+    n, k = check_int('n', n, 1), check_int('k', k, 0)
+    return [int(i) for i in np.linspace(0, n - 1, k).round()] if k else []
+
+def figure_detections(data: ArgoverseHD, # the split scored
+                      detections: dict, # {image_id: {'boxes', 'scores', 'labels'}} (`evaluate_detector(..., return_detections=True)`)
+                      n_frames: int, # frames kept, evenly spaced through the split
+                      top: int = 50, # detections kept per frame, highest scores first
+                     ) -> list[dict]:
+    "Fig. 6's detections: for frames picked by position, the frame's index and file (relative to the root) and its top detections."
+    out = []
+    for i in evenly_spaced(len(data), n_frames):
+        d = detections[data.images[i]['id']]
+        o = d['scores'].argsort(descending=True)[:top]
+        out.append(dict(index=i, file=str(data.image_path(i).relative_to(data.root)), boxes=d['boxes'][o].tolist(),
+                        scores=d['scores'][o].tolist(), labels=d['labels'][o].tolist()))
+    return out
+
+# %% ../../nbs/45_perception.experiments.ipynb #1fd8ae67
+PAPER_TABLE6 = {  # AP by amplitude, then fwhm; uniform downsampling: 32.2
+    'fixed': {1: {4: 34.6, 10: 34.8, 16: 35.4, 22: 35.7}, 5: {4: 34.5, 10: 34.7, 16: 32.6, 22: 34.6},
+              10: {4: 34.8, 10: 34.4, 16: 32.3, 22: 34.5}, 50: {4: 35.0, 10: 33.5, 16: 31.4, 22: 33.7},
+              100: {4: 35.0, 10: 33.8, 16: 31.3, 22: 33.2}},
+    'adaptive': {1: {4: 34.9, 10: 36.0, 16: 35.6, 22: 35.5}, 5: {4: 34.3, 10: 35.1, 16: 33.3, 22: 35.1},
+                 10: {4: 33.4, 10: 34.3, 16: 32.2, 22: 34.0}, 50: {4: 33.8, 10: 33.2, 16: 32.3, 22: 34.2},
+                 100: {4: 34.0, 10: 33.6, 16: 32.3, 22: 33.7}},
+    'uniform': 32.2}
+
+def search_table(search: dict, # a `saliency_grid_search` result (rows, uniform)
+                 method: str, # the searched saliency: 'fixed' or 'adaptive'
+                ):
+    "Table 6's analogue: AP, AP50, APs x 100 per (amplitude, fwhm) and of the uniform baseline, beside the paper's AP."
+    import pandas as pd
+    paper = PAPER_TABLE6[check_choice('method', method, ('fixed', 'adaptive'))]
+    def paper_ap(a, f): return paper.get(int(a), {}).get(int(f), math.nan) if float(a).is_integer() and float(f).is_integer() else math.nan
+    rows = [{'method': f'LZU, {method}', 'amplitude': r.amplitude, 'fwhm': r.fwhm, 'AP': 100 * r.AP, 'AP50': 100 * r.AP50,
+             'APs': 100 * r.APs, 'paper AP': paper_ap(r.amplitude, r.fwhm)} for r in search['rows'].itertuples()]
+    u = search.get('uniform')
+    if u is not None: rows.append({'method': 'Uniform', 'amplitude': math.nan, 'fwhm': math.nan, 'AP': 100 * u['AP'], 'AP50': 100 * u['AP50'],
+                                   'APs': 100 * u['APs'], 'paper AP': PAPER_TABLE6['uniform']})
+    return pd.DataFrame(rows)
+
+PAPER_LATENCY_MS = {0.25: (23.3, 23.6, 26.4), 0.5: (36.0, 36.4, 39.3), 0.75: (62.9, 63.5, 66.3), 1.0: (98.3, 99.3, 102.0)}  # uniform, fixed, adaptive (Table 1, RTX 2080 Ti)
+
+def latency_table(configs: dict, # name -> {backbone, fpn_channels, image_hw, scales, repeats (10), warmup (2)}
+                  num_classes: int = 8, # the detector's classes (Argoverse-HD: 8)
+                  device='cpu', # where to time
+                  threads: int | None = None, # torch CPU threads while timing (None: as set)
+                 ):
+    "Table 1's latency column: per configuration and scale, the uniform forward and LZU's extra time (fixed, adaptive), beside the paper's."
+    import pandas as pd
+    rows = []
+    for name, c in configs.items():
+        torch.manual_seed(0)
+        model = retinanet(num_classes, c['backbone'], c['fpn_channels'], pretrained_backbone=False)
+        for s in c['scales']:
+            det = LZUDetector(model, tuple(c['image_hw']), float(s), 'uniform').to(device)
+            r = zoom_unzoom_latency(det, repeats=int(c.get('repeats', 10)), warmup=int(c.get('warmup', 2)), threads=threads)
+            p = PAPER_LATENCY_MS.get(float(s))
+            rows.append({'config': name, 'model': f"{name}: {c['backbone']}-FPN {c['fpn_channels']}", 'frames': f"{c['image_hw'][0]}x{c['image_hw'][1]}",
+                         'scale': f'{float(s):g}x', 'forward ms': r['detector_ms'], 'fixed extra ms': r['fixed_ms'],
+                         'fixed extra %': 100 * r['fixed_ratio'], 'adaptive extra ms': r['adaptive_ms'], 'adaptive extra %': 100 * r['adaptive_ratio'],
+                         'paper fixed extra %': 100 * (p[1] - p[0]) / p[0] if p else math.nan,
+                         'paper adaptive extra %': 100 * (p[2] - p[0]) / p[0] if p else math.nan, 'threads': r['threads'], 'repeats': r['repeats']})
+    return pd.DataFrame(rows)
+
+def latency_verdict(table, # a `latency_table`
+                    target: float = 0.05, # the bound on the extra time, as a share of the forward
+                    paper_config: str = 'paper_model', # the configuration at the paper's model and frame size
+                   ) -> tuple[float, str]:
+    "The largest extra time (%, fixed or adaptive, over all rows) and a sentence reading the table against the target."
+    extra = table[['fixed extra %', 'adaptive extra %']].max(axis=1)   # the larger of the two, per row
+    paper = table['config'] == paper_config
+    if not paper.any(): return float(extra.max()), ''
+    worst = float(extra[paper].max())
+    verdict = (f"At the paper's model and frame size the extra time is at most {worst:.2f} % "
+               f"of the forward ({'within' if worst <= 100 * target else 'over'} the {100 * target:g} % target).")
+    if (~paper).any():   # a smaller model's forward is shorter: the same extra work weighs more
+        implied = float(table.loc[~paper, ['paper fixed extra %', 'paper adaptive extra %']].max().max())
+        verdict += (f" The other rows' smaller models and frames have a shorter forward, so the same extra work weighs more: "
+                    f"at most {float(extra[~paper].max()):.2f} % (the paper's Table 1 implies up to {implied:.1f} % at these scales).")
+    return float(extra.max()), verdict
+
+# %% ../../nbs/45_perception.experiments.ipynb #60810896
+METHOD_NAMES = {'uniform': 'Uniform', 'fixed': 'LZU, fixed', 'adaptive': 'LZU, adaptive', 'adaptive-nocascade': 'LZU, adaptive w/o cascade'}
+PAPER_TABLE1 = {  # (scale, method): AP, AP50, AP75, APs, APm, APl, latency ms (RTX 2080 Ti)
+    (0.25, 'uniform'): (10.5, 18.0, 9.9, 0.3, 5.2, 38.6, 23.3), (0.25, 'fixed'): (12.4, 22.6, 11.2, 1.0, 7.1, 39.2, 23.6),
+    (0.25, 'adaptive'): (12.3, 22.8, 11.3, 1.4, 6.6, 38.0, 26.4), (0.5, 'uniform'): (22.6, 38.7, 21.7, 3.7, 22.1, 53.1, 36.0),
+    (0.5, 'fixed'): (25.2, 42.1, 24.8, 5.5, 26.7, 51.8, 36.4), (0.5, 'adaptive'): (25.3, 43.0, 24.6, 6.1, 25.9, 52.6, 39.3),
+    (0.5, 'adaptive-nocascade'): (22.8, 39.3, 22.3, 5.1, 22.7, 48.9, 39.3),
+    (0.75, 'uniform'): (29.5, 48.4, 29.6, 9.1, 32.4, 55.1, 62.9), (0.75, 'fixed'): (30.8, 50.4, 31.8, 10.9, 33.5, 54.1, 63.5),
+    (0.75, 'adaptive'): (26.5, 44.6, 26.7, 8.3, 28.7, 48.7, 66.3), (1.0, 'uniform'): (31.9, 51.5, 33.1, 11.4, 35.9, 54.5, 98.3),
+    (1.0, 'fixed'): (32.6, 52.8, 34.0, 13.2, 36.0, 54.7, 99.3), (1.0, 'adaptive'): (32.0, 52.4, 33.1, 12.5, 36.3, 52.9, 102.0)}
+PAPER_TABLE2 = {  # method: {to: AP from 0.25, 0.5, 0.75, 1}
+    'uniform': {0.25: (10.5, 10.5, 10.5, 10.5), 0.5: (17.0, 22.6, 22.6, 22.6), 0.75: (23.5, 28.5, 29.5, 29.5), 1.0: (13.5, 28.4, 30.9, 31.9)},
+    'fixed': {0.25: (11.7, 12.4, 12.4, 12.4), 0.5: (20.9, 24.8, 24.8, 25.2), 0.75: (22.5, 29.4, 30.0, 30.8), 1.0: (22.1, 30.7, 31.2, 32.6)}}
+TABLE2_FROM = (0.25, 0.5, 0.75, 1.0)
+
+def detection_method(result: dict, # a det_train result
+                    ) -> str:
+    "The result's Table 1 method: 'uniform', 'fixed', 'adaptive' or 'adaptive-nocascade'."
+    e = result['experiment']
+    return 'adaptive-nocascade' if e['method'] == 'adaptive' and e['cascade_last_fraction'] == 0 else e['method']
+
+def detection_latency_ms(result: dict, # a det_train result
+                         latency_rows: list, # `latency_table` rows (the det_latency result's 'rows')
+                         config: str = 'default_model', # the configuration timed with the trained models' network
+                        ) -> float:
+    "Our latency of the result's model: the uniform forward at its scale plus its method's measured extra (NaN if not timed)."
+    lat = {(r['config'], r['scale']): r for r in latency_rows}
+    l = lat.get((config, f"{result['experiment']['train_scale']:g}x"))
+    if l is None: return math.nan
+    m = result['experiment']['method']
+    return l['forward ms'] + (0.0 if m == 'uniform' else l[f'{m} extra ms'])
+
+def _ap(v): return math.nan if v is None else 100 * v
+
+def detection_table1(dets: dict, # {item: det_train result}
+                     latency_rows: list, # `latency_table` rows
+                    ):
+    "Table 1's analogue: per model (by scale, then method) its steps, COCO AP x 100, our latency, and the paper's row."
+    import pandas as pd
+    rows = []
+    for r in sorted(dets.values(), key=lambda r: (r['experiment']['train_scale'], list(METHOD_NAMES).index(detection_method(r)))):
+        s, m = r['experiment']['train_scale'], detection_method(r)
+        row = {'scale': f'{s:g}x', 'method': METHOD_NAMES[m], 'steps': r['experiment']['steps'], **{c: _ap(r['val'][c]) for c in AP_NAMES},
+               'latency ms (CPU)': detection_latency_ms(r, latency_rows)}
+        row.update({f'paper {c}': v for c, v in zip((*AP_NAMES, 'latency ms (GPU)'), PAPER_TABLE1.get((s, m), (math.nan,) * 7))})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+def detection_table2(dets: dict, # {item: det_train result}
+                    ):
+    "Table 2's analogue: the uniform and fixed models' AP x 100 from each source resolution, beside the paper's."
+    import pandas as pd
+    rows = []
+    for r in sorted(dets.values(), key=lambda r: (r['experiment']['method'], r['experiment']['train_scale'])):
+        m, s = r['experiment']['method'], r['experiment']['train_scale']
+        if m not in PAPER_TABLE2 or not r['from_scales']: continue
+        row = {'method': METHOD_NAMES[m], 'to': f'{s:g}x'}
+        row.update({f'from {f:g}x': _ap(r['from_scales'][f'{f:g}']['AP']) if f'{f:g}' in r['from_scales'] else math.nan for f in TABLE2_FROM})
+        row.update({f'paper from {f:g}x': v for f, v in zip(TABLE2_FROM, PAPER_TABLE2[m].get(s, (math.nan,) * 4))})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+# %% ../../nbs/45_perception.experiments.ipynb #903f3533
+PAPER_TABLE3 = {  # (crop, method): mIoU, then the IoU of the 19 classes in train-id order
+    (64, 'uniform'): [26.4, 93.9, 35.6, 68.6, 3.5, 2.9, 0.5, 0.0, 0.1, 72.5, 21.1, 76.0, 26.8, 0.9, 57.1, 8.9, 16.9, 8.0, 0.0, 8.2],
+    (64, 'fixed'): [26.7, 93.4, 36.1, 68.9, 5.8, 2.3, 0.4, 0.0, 0.0, 72.6, 23.4, 75.9, 29.4, 1.2, 56.7, 15.0, 10.2, 4.1, 0.0, 11.7],
+    (128, 'uniform'): [39.3, 96.3, 54.0, 78.4, 15.0, 7.9, 8.1, 8.5, 16.6, 81.2, 34.4, 86.7, 42.9, 13.8, 74.4, 22.9, 41.6, 24.4, 10.2, 29.6],
+    (128, 'fixed'): [41.7, 96.4, 55.2, 78.7, 12.7, 13.4, 8.1, 11.4, 19.0, 81.7, 39.0, 86.5, 45.7, 17.9, 76.8, 21.9, 48.2, 31.7, 11.6, 36.3],
+    (256, 'uniform'): [53.6, 97.5, 64.0, 84.7, 20.0, 19.0, 22.1, 34.8, 41.6, 87.0, 41.9, 91.2, 59.3, 33.7, 84.1, 39.2, 62.9, 57.9, 27.7, 49.1],
+    (256, 'fixed'): [55.1, 97.7, 67.0, 84.9, 24.4, 24.4, 21.3, 35.2, 42.9, 87.0, 44.5, 90.7, 61.5, 35.7, 85.7, 40.8, 67.9, 52.8, 29.3, 53.4],
+    (512, 'uniform'): [63.8, 98.3, 73.3, 88.8, 29.2, 34.3, 40.6, 54.4, 61.6, 90.7, 47.7, 94.0, 72.7, 50.6, 89.1, 45.6, 72.1, 59.1, 44.5, 64.9],
+    (512, 'fixed'): [64.2, 98.3, 73.4, 88.6, 30.0, 35.7, 38.8, 56.0, 63.8, 90.4, 47.0, 93.4, 72.4, 43.9, 90.1, 50.5, 76.4, 59.6, 45.4, 65.3]}
+# mIoU at 64, 128, 256 and the change the paper prints (ES and LDS against their own uniform baseline, "Uniform (theirs)")
+PAPER_TABLE4 = {'Uniform (theirs)': ((29, 40, 54), (0.0, 0.0, 0.0)), 'Uniform (paper)': ((26.4, 39.3, 53.6), (0.0, 0.0, 0.0)),
+                'ES': ((32, 43, 54), (10.3, 7.5, 0.0)), 'LDS': ((36, 47, 55), (24.1, 17.5, 1.9)), 'LZU, fixed (paper)': ((26.7, 41.7, 55.1), (1.1, 6.1, 2.9))}
+
+def segmentation_rows(segs: dict, # {item: seg_train result}
+                     ) -> list[dict]:
+    "The results by crop size, uniform first."
+    return sorted(segs.values(), key=lambda r: (r['experiment']['size'], r['experiment']['method'] != 'uniform'))
+
+def segmentation_table3(segs: dict, # {item: seg_train result}
+                       ) -> tuple:
+    "Table 3's analogue (ours, then the paper's rows: mIoU and per-class IoU x 100) and the classes shown (present in some result)."
+    import pandas as pd
+    res = segmentation_rows(segs)
+    present = [c for c in CITYSCAPES_CLASSES if any(r['val']['IoU'].get(c) is not None for r in res)]
+    rows = [{'crop': r['experiment']['size'], 'method': METHOD_NAMES[r['experiment']['method']], 'source': 'ours', 'steps': r['experiment']['steps'],
+             'mIoU': 100 * r['val']['mIoU'], **{c: _ap(r['val']['IoU'].get(c)) for c in present}} for r in res]
+    rows += [{'crop': size, 'method': METHOD_NAMES[m], 'source': 'paper', 'steps': None, 'mIoU': v[0],
+              **{c: v[1 + CITYSCAPES_CLASSES.index(c)] for c in present}} for (size, m), v in PAPER_TABLE3.items()]
+    return pd.DataFrame(rows).astype({'steps': 'Int64'}), present
+
+def segmentation_table4(segs: dict, # {item: seg_train result}
+                       ) -> tuple:
+    "Table 4's analogue: our mIoU x 100 per crop size (uniform, LZU, relative change %), and the paper's table."
+    import pandas as pd
+    res, rows = segmentation_rows(segs), []
+    for size in sorted({r['experiment']['size'] for r in res}):
+        by = {r['experiment']['method']: 100 * r['val']['mIoU'] for r in res if r['experiment']['size'] == size}
+        u, f = by.get('uniform', math.nan), by.get('fixed', math.nan)
+        rows.append({'crop': f'{size}x{size}', 'uniform mIoU': u, 'LZU mIoU': f, 'change %': 100 * (f - u) / u if u else math.nan})
+    paper = pd.DataFrame([{'method': k, **{f'{s}x{s}': v[i] for i, s in enumerate((64, 128, 256))},
+                           **{f'change % {s}x{s}': c[i] for i, s in enumerate((64, 128, 256))}} for k, (v, c) in PAPER_TABLE4.items()])
+    return pd.DataFrame(rows), paper

@@ -15,24 +15,18 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.ops import Conv2dNormActivation
 
+from ..checks import check_int
 from .detection import FPNWrapper, resnet_fpn
+from .formats import IGNORE_INDEX
 from ..zoom.grids import resample, uniform_grid
 from ..zoom.wrapper import LZU
 from ..zoom.saliency import check_saliency, dataset_boundary_saliency
 
 # %% auto #0
-__all__ = ['CITYSCAPES_CLASSES', 'IGNORE_INDEX', 'CITYSCAPES_PALETTE', 'PyramidPoolingHead', 'resize_logits', 'PSPNetFPN',
-           'pspnet_fpn', 'center_square_crop', 'resize_labels', 'segmentation_saliency', 'segmentation_loss',
-           'segmentation_step', 'LZUSegmenter', 'confusion_matrix', 'iou_from_confusion', 'evaluate_segmentation',
-           'grid_sample_flops', 'count_flops', 'segmentation_flops']
-
-# %% ../../nbs/44_perception.segmentation.ipynb #5c9da750
-CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign', 'vegetation',
-                      'terrain', 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle')
-IGNORE_INDEX = 255 # Cityscapes' "ignore" train id
-CITYSCAPES_PALETTE = ((128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153), (153, 153, 153),
-                      (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60),
-                      (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32)) # RGB of the train ids
+__all__ = ['PyramidPoolingHead', 'resize_logits', 'PSPNetFPN', 'pspnet_fpn', 'center_square_crop', 'resize_labels',
+           'segmentation_saliency', 'segmentation_loss', 'segmentation_step', 'LZUSegmenter', 'confusion_matrix',
+           'iou_from_confusion', 'evaluate_segmentation', 'AccuracyMap', 'grid_sample_flops', 'count_flops',
+           'segmentation_flops']
 
 # %% ../../nbs/44_perception.segmentation.ipynb #862e6702
 class PyramidPoolingHead(nn.Module):
@@ -276,8 +270,9 @@ def evaluate_segmentation(model: nn.Module, # an `LZUSegmenter` (evaluated in ev
                           data, # iterable of (images (B, 3, H, W), labels (B, h, w)) batches
                           num_classes: int = 19, # K
                           ignore_index: int = IGNORE_INDEX, # ground-truth value to skip
+                          on_batch=None, # `on_batch(pred, labels)` with each batch's (B, h, w) predictions and labels (CPU), e.g. an `AccuracyMap`
                          ) -> dict:
-    "mIoU, per-class IoU and the confusion matrix over `data` (predictions at the labels' resolution)."
+    "mIoU, per-class IoU and the confusion matrix over `data` (predictions at the labels' resolution), in one pass."
     was = model.training; model.eval()
     dev = next(model.parameters()).device
     cm = torch.zeros(num_classes, num_classes, dtype=torch.int64)
@@ -285,9 +280,37 @@ def evaluate_segmentation(model: nn.Module, # an `LZUSegmenter` (evaluated in ev
         for images, labels in data:
             pred = model(images.to(dev), out_hw=tuple(labels.shape[-2:])).argmax(1).cpu()
             cm += confusion_matrix(pred, labels, num_classes, ignore_index)
+            if on_batch is not None: on_batch(pred, labels)
     finally: model.train(was)
     miou, iou = iou_from_confusion(cm)
     return {'mIoU': miou, 'IoU': iou, 'confusion': cm}
+
+class AccuracyMap:
+    "An `evaluate_segmentation` hook: the per-pixel accuracy map of Fig. 11 (each label map average-pooled to side x side) and some images' predictions."
+    def __init__(self, side: int, # the map's side
+                 keep=(), # indices (in evaluation order) of the images whose prediction and labels are kept
+                 ignore_index: int = IGNORE_INDEX, # ground-truth value left out
+                ):
+        self.side, self.keep, self.ignore_index = check_int('side', side, 1), {check_int('keep', k, 0) for k in keep}, ignore_index
+        self.correct = torch.zeros(self.side, self.side, dtype=torch.float64)
+        self.valid = torch.zeros_like(self.correct)
+        self.kept, self.n = {}, 0  # kept: {'pred_<i>', 'label_<i>': (H, W) uint8}; n: images seen
+
+    def __call__(self, pred: torch.Tensor, # (B, H, W) integer predictions
+                 labels: torch.Tensor, # (B, H, W) integer ground truth
+                ):
+        "Add a batch, image by image."
+        ok = labels != self.ignore_index
+        pool = lambda m: F.adaptive_avg_pool2d(m[:, None].double(), self.side)[:, 0]
+        correct, valid = pool((pred == labels) & ok), pool(ok)
+        for b in range(len(pred)):
+            self.correct += correct[b]; self.valid += valid[b]
+            if self.n in self.keep: self.kept[f'pred_{self.n}'], self.kept[f'label_{self.n}'] = (pred[b].to(torch.uint8).numpy(), labels[b].to(torch.uint8).numpy())
+            self.n += 1
+
+    def map(self) -> torch.Tensor:
+        "The (side, side) float32 share of correct pixels among the valid ones per cell (0 where there is none)."
+        return (self.correct / self.valid.clamp_min(1e-9)).float()
 
 # %% ../../nbs/44_perception.segmentation.ipynb #b47f23ae
 def grid_sample_flops(channels: int, # C: channels resampled

@@ -18,72 +18,21 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from ..checks import check_hw, check_int, check_number
+from ..files import atomic_save, sha256_file, write_text
+from .formats import (
+    ARGOVERSE_HD_CATEGORIES, ARGOVERSE_HD_COCO_SUBSET, CITYSCAPES_CLASSES, CITYSCAPES_ID, ID_TO_TRAIN_ID, MANIFEST_NAME)
+
 # %% auto #0
-__all__ = ['ARGOVERSE_HD_CATEGORIES', 'ARGOVERSE_HD_COCO_SUBSET', 'DRAWN_CATEGORIES', 'CITYSCAPES_LABELS', 'CITYSCAPES_ID',
-           'CITYSCAPES_CLASSES', 'CITYSCAPES_PALETTE', 'IGNORE_INDEX', 'ID_TO_TRAIN_ID', 'TRAIN_ID_TO_ID',
-           'OBJECT_KINDS', 'NEAR_Z', 'MIN_BOX_W', 'MIN_BOX_H', 'MIN_VISIBLE', 'DEFAULT_IMAGE_HW', 'MANIFEST_NAME',
-           'colorize_train_ids', 'Camera', 'make_street', 'render_background', 'Part', 'SceneObject', 'object_parts',
-           'SceneWorld', 'make_world', 'SceneFrame', 'render_frame', 'SceneSequence', 'make_sequence', 'box_iou',
-           'ArgoverseHDWriter', 'write_argoverse_hd', 'CityscapesWriter', 'write_cityscapes', 'generate_scenes', 'main']
+__all__ = ['DRAWN_CATEGORIES', 'OBJECT_KINDS', 'NEAR_Z', 'MIN_BOX_W', 'MIN_BOX_H', 'MIN_VISIBLE', 'DEFAULT_IMAGE_HW', 'Camera',
+           'make_street', 'render_background', 'Part', 'SceneObject', 'object_parts', 'SceneWorld', 'make_world',
+           'SceneFrame', 'render_frame', 'SceneSequence', 'make_sequence', 'box_iou', 'ArgoverseHDWriter',
+           'write_argoverse_hd', 'CityscapesWriter', 'write_cityscapes', 'generate_scenes', 'main']
 
 # %% ../../nbs/42_perception.synthetic.ipynb #1d8c35d6
-ARGOVERSE_HD_CATEGORIES = ('person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck', 'traffic_light', 'stop_sign')  # json ids 0..7
-ARGOVERSE_HD_COCO_SUBSET = (0, 1, 2, 3, 5, 7, 9, 11)  # the categories' indices among COCO's 80 classes
 DRAWN_CATEGORIES = ('person', 'bicycle', 'car', 'bus', 'truck', 'traffic_light', 'stop_sign')  # what the renderer draws
 
-# (name, label id, train id, colour) from cityscapesScripts' labels.py (the license plate, id -1, never appears in a png)
-CITYSCAPES_LABELS = (
-    ('unlabeled', 0, 255, (0, 0, 0)), ('ego vehicle', 1, 255, (0, 0, 0)), ('rectification border', 2, 255, (0, 0, 0)),
-    ('out of roi', 3, 255, (0, 0, 0)), ('static', 4, 255, (0, 0, 0)), ('dynamic', 5, 255, (111, 74, 0)),
-    ('ground', 6, 255, (81, 0, 81)), ('road', 7, 0, (128, 64, 128)), ('sidewalk', 8, 1, (244, 35, 232)),
-    ('parking', 9, 255, (250, 170, 160)), ('rail track', 10, 255, (230, 150, 140)), ('building', 11, 2, (70, 70, 70)),
-    ('wall', 12, 3, (102, 102, 156)), ('fence', 13, 4, (190, 153, 153)), ('guard rail', 14, 255, (180, 165, 180)),
-    ('bridge', 15, 255, (150, 100, 100)), ('tunnel', 16, 255, (150, 120, 90)), ('pole', 17, 5, (153, 153, 153)),
-    ('polegroup', 18, 255, (153, 153, 153)), ('traffic light', 19, 6, (250, 170, 30)), ('traffic sign', 20, 7, (220, 220, 0)),
-    ('vegetation', 21, 8, (107, 142, 35)), ('terrain', 22, 9, (152, 251, 152)), ('sky', 23, 10, (70, 130, 180)),
-    ('person', 24, 11, (220, 20, 60)), ('rider', 25, 12, (255, 0, 0)), ('car', 26, 13, (0, 0, 142)),
-    ('truck', 27, 14, (0, 0, 70)), ('bus', 28, 15, (0, 60, 100)), ('caravan', 29, 255, (0, 0, 90)),
-    ('trailer', 30, 255, (0, 0, 110)), ('train', 31, 16, (0, 80, 100)), ('motorcycle', 32, 17, (0, 0, 230)),
-    ('bicycle', 33, 18, (119, 11, 32)))
-CITYSCAPES_ID = {n: i for n, i, _, _ in CITYSCAPES_LABELS}  # label name -> label id
-CITYSCAPES_CLASSES = tuple(n for n, _, t, _ in sorted((l for l in CITYSCAPES_LABELS if l[2] != 255), key=lambda l: l[2]))  # the 19 train-id classes
-CITYSCAPES_PALETTE = np.array([c for _, _, t, c in sorted((l for l in CITYSCAPES_LABELS if l[2] != 255), key=lambda l: l[2])], np.uint8)  # (19, 3)
-IGNORE_INDEX = 255  # train id of everything that is not one of the 19 classes
-
-def _label_luts():
-    "Lookup tables (256,) uint8: label id -> train id (unknown: 255), train id -> label id (255, unknown: 0), read-only."
-    to_train, to_id = np.full(256, IGNORE_INDEX, np.uint8), np.zeros(256, np.uint8)
-    for _, i, t, _ in CITYSCAPES_LABELS:
-        to_train[i] = t
-        if t != IGNORE_INDEX: to_id[t] = i
-    to_train.setflags(write=False); to_id.setflags(write=False)
-    return to_train, to_id
-
-ID_TO_TRAIN_ID, TRAIN_ID_TO_ID = _label_luts()  # index with a label map: ID_TO_TRAIN_ID[label_ids] is the train-id map
-
-def colorize_train_ids(label: np.ndarray, # (H, W) integer train ids (255 = ignore)
-                      ) -> np.ndarray:
-    "Cityscapes colours (H, W, 3) uint8 of a train-id map; ignored pixels are black."
-    lut = np.zeros((256, 3), np.uint8); lut[:19] = CITYSCAPES_PALETTE
-    return lut[np.asarray(label).astype(np.int64).clip(0, 255)]
-
 # %% ../../nbs/42_perception.synthetic.ipynb #6968a4e6
-def _check_int(name, v, lo=None, hi=None):
-    "`v` as an int (not a bool) in [lo, hi], else a ValueError naming `name`."
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {v!r}")
-    if lo is not None and v < lo: raise ValueError(f"{name} must be >= {lo}, got {v}")
-    if hi is not None and v > hi: raise ValueError(f"{name} must be <= {hi}, got {v}")
-    return int(v)
-
-def _check_hw(name, hw, lo=32):
-    "A pair (H, W) of integers >= `lo`, else a ValueError naming `name`."
-    try: h, w = hw
-    except (TypeError, ValueError): raise ValueError(f"{name} must be a pair (H, W), got {hw!r}") from None
-    return _check_int(name, h, lo), _check_int(name, w, lo)
-
-from ..raw.synthetic import _check_float  # the same check, one definition
-
 def _check_split(split):
     "A split name usable as a folder name, else a ValueError."
     if not isinstance(split, str) or not split or any(c in split for c in '/\\.') or split != split.strip():
@@ -544,8 +493,8 @@ def make_world(rng: np.random.Generator, # the sequence's random stream
                density: float = 1.0, # scales the number of objects
               ) -> SceneWorld:
     "A random street scene with objects, their velocities, the ego speed and the look of the sequence."
-    H, W = _check_hw('image_hw', image_hw)
-    fps = _check_float('fps', fps, 1e-3); density = _check_float('density', density, 0.0, 10.0)
+    H, W = check_hw('image_hw', image_hw, lo=32)
+    fps = check_number('fps', fps, 1e-3); density = check_number('density', density, 0.0, 10.0)
     cam = Camera((H, W), focal=W * rng.uniform(0.85, 1.1), cx=W * (0.5 + rng.uniform(-0.04, 0.04)),
                  horizon=H * rng.uniform(0.38, 0.5), height=rng.uniform(1.45, 1.75))
     S = make_street(rng)
@@ -778,8 +727,8 @@ def make_sequence(seed: int, # the data set's seed
                   density: float = 1.0, # scales the number of objects
                  ) -> SceneSequence:
     "Render sequence `index` of `split`: deterministic from (seed, split, index), independent of other sequences."
-    seed, index = _check_int('seed', seed, 0), _check_int('index', index, 0)
-    n_frames = _check_int('n_frames', n_frames, 1); _check_split(split)
+    seed, index = check_int('seed', seed, 0), check_int('index', index, 0)
+    n_frames = check_int('n_frames', n_frames, 1); _check_split(split)
     key = [seed, _split_code(split), index]
     rng = np.random.default_rng(key + [0])
     name = '-'.join(f'{int(rng.integers(0, 16 ** k)):0{k}x}' for k in (8, 4, 4, 4, 12))
@@ -801,9 +750,10 @@ def box_iou(a: np.ndarray, # (N, 4) boxes x1, y1, x2, y2
 
 # %% ../../nbs/42_perception.synthetic.ipynb #0a042145
 def _imwrite(path: Path, img: np.ndarray, params=()):
-    "cv2.imwrite that raises (naming the file) instead of returning False."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), img, list(params)): raise OSError(f"could not write {path}")
+    "`cv2.imwrite` through `lzu.files.atomic_save`, raising (naming the file) instead of returning False."
+    def write(tmp):
+        if not cv2.imwrite(str(tmp), img, list(params)): raise OSError(f"could not write {path}")
+    atomic_save(path, write)
 
 class ArgoverseHDWriter:
     "Writes sequences in the Argoverse-HD layout one at a time; `close()` writes the split's annotation json."
@@ -812,7 +762,7 @@ class ArgoverseHDWriter:
                  jpeg_quality: int = 90, # JPEG quality of the images
                 ):
         self.root, self.split = Path(root), _check_split(split)
-        self.jpeg_quality = _check_int('jpeg_quality', jpeg_quality, 1, 100)
+        self.jpeg_quality = check_int('jpeg_quality', jpeg_quality, 1, 100)
         self.images, self.annotations, self.sequences, self.seq_dirs, self._track0 = [], [], [], [], 0
 
     def add(self, seq: SceneSequence, # a rendered sequence
@@ -844,8 +794,7 @@ class ArgoverseHDWriter:
                  annotations=self.annotations, sequences=self.sequences, seq_dirs=self.seq_dirs,
                  coco_subset=list(ARGOVERSE_HD_COCO_SUBSET), coco_mapping=mapping)
         p = self.root / 'Argoverse-HD' / 'annotations' / f'{self.split}.json'
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(d, separators=(',', ':')))
+        write_text(p, json.dumps(d, separators=(',', ':')))
         return p
 
 def write_argoverse_hd(root, # the data set root (holds Argoverse-1.1/ and Argoverse-HD/)
@@ -896,15 +845,6 @@ def write_cityscapes(root, # the data set root (holds leftImg8bit/ and gtFine/)
     return [p for s in sequences for p in w.add(s)]
 
 # %% ../../nbs/42_perception.synthetic.ipynb #4a75fe51
-MANIFEST_NAME = 'synthetic_scenes.json'
-
-def _sha256(path: Path) -> str:
-    "sha256 of a file's bytes."
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
-    return h.hexdigest()
-
 def generate_scenes(root, # output folder (created); holds argoverse-hd/, cityscapes/ and the manifest
                     n_sequences=4, # sequences per split: an int (the same for every split) or a dict {split: n}
                     frames_per_sequence: int = 5, # frames per sequence
@@ -929,12 +869,12 @@ def generate_scenes(root, # output folder (created); holds argoverse-hd/, citysc
     if len(set(splits)) != len(splits): raise ValueError(f"splits must be distinct, got {splits!r}")
     if isinstance(n_sequences, dict):
         if set(n_sequences) != set(splits): raise ValueError(f"n_sequences must have one entry per split {splits}, got keys {sorted(n_sequences)}")
-        counts = {s: _check_int(f'n_sequences[{s!r}]', n_sequences[s], 0) for s in splits}
-    else: counts = {s: _check_int('n_sequences', n_sequences, 1) for s in splits}
-    frames_per_sequence = _check_int('frames_per_sequence', frames_per_sequence, 1)
-    image_hw = _check_hw('image_hw', image_hw); seed = _check_int('seed', seed, 0)
-    fps = _check_float('fps', fps, 1e-3); density = _check_float('density', density, 0.0, 10.0)
-    jpeg_quality = _check_int('jpeg_quality', jpeg_quality, 1, 100)
+        counts = {s: check_int(f'n_sequences[{s!r}]', n_sequences[s], 0) for s in splits}
+    else: counts = {s: check_int('n_sequences', n_sequences, 1) for s in splits}
+    frames_per_sequence = check_int('frames_per_sequence', frames_per_sequence, 1)
+    image_hw = check_hw('image_hw', image_hw, lo=32); seed = check_int('seed', seed, 0)
+    fps = check_number('fps', fps, 1e-3); density = check_number('density', density, 0.0, 10.0)
+    jpeg_quality = check_int('jpeg_quality', jpeg_quality, 1, 100)
     CityscapesWriter(root, splits[0], city)  # checks the city name
     ours = [root / 'argoverse-hd', root / 'cityscapes', root / MANIFEST_NAME]
     if any(p.exists() for p in ours):
@@ -959,7 +899,7 @@ def generate_scenes(root, # output folder (created); holds argoverse-hd/, citysc
         av.close()
         stats[split] = dict(sequences=counts[split], images=counts[split] * frames_per_sequence, boxes=n_boxes)
     bar.close()
-    files = {str(p.relative_to(root)): _sha256(p) for p in sorted(root.rglob('*'))
+    files = {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob('*'))
              if p.is_file() and p != root / MANIFEST_NAME and (p.parts[len(root.parts)] in ('argoverse-hd', 'cityscapes'))}
     manifest = dict(generator='lzu.perception.synthetic', version=1,
                     params=dict(n_sequences=counts, frames_per_sequence=frames_per_sequence, image_hw=list(image_hw), seed=seed,
@@ -967,7 +907,7 @@ def generate_scenes(root, # output folder (created); holds argoverse-hd/, citysc
                     argoverse_hd=dict(root='argoverse-hd', categories=list(ARGOVERSE_HD_CATEGORIES), drawn=list(DRAWN_CATEGORIES)),
                     cityscapes=dict(root='cityscapes', classes=list(CITYSCAPES_CLASSES)),
                     splits=stats, n_files=len(files), files=files)
-    (root / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1))
+    write_text(root / MANIFEST_NAME, json.dumps(manifest, indent=1))
     return root
 
 # %% ../../nbs/42_perception.synthetic.ipynb #cca5ff5e

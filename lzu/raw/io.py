@@ -17,6 +17,9 @@ import numpy as np
 import rawpy
 import tifffile
 
+from ..checks import check_choice, check_int, check_number
+from ..files import atomic_save
+
 # %% auto #0
 __all__ = ['CFA_ORDERS', 'PACKED_CHANNELS', 'CFA_SITES', 'SRGB_TO_XYZ', 'XYZ_TO_SRGB', 'bayer_cfa', 'RawReadError', 'RawImage',
            'read_raw', 'pack_mosaic', 'pack', 'unpack', 'mosaic', 'write_dng', 'srgb_gamma', 'srgb_to_linear',
@@ -28,7 +31,7 @@ PACKED_CHANNELS = ('R', 'G1', 'B', 'G2')
 
 def _sites(cfa: str) -> tuple:
     "The `(row, col)` of the R, G1, B, G2 sites of the 2x2 tile of `cfa` (G1 = the green on the red row)."
-    if cfa not in CFA_ORDERS: raise ValueError(f"cfa must be one of {CFA_ORDERS}, got {cfa!r}")
+    check_choice('cfa', cfa, CFA_ORDERS)
     pos = {(i // 2, i % 2): ch for i, ch in enumerate(cfa)}
     r = next(p for p, c in pos.items() if c == 'R')
     b = next(p for p, c in pos.items() if c == 'B')
@@ -85,13 +88,14 @@ class RawImage:
 
 # %% ../../nbs/20_raw.io.ipynb #8a924784
 def _positive(v) -> float | None:
-    "A positive finite float from an EXIF value (number, rational tuple or sequence), else None."
+    "A positive finite float from an EXIF value (a number, an integer (numerator, denominator) pair, or a sequence: its first value), else None."
     try:
-        if isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(x, (int, np.integer)) for x in v):
-            v = v[0] / v[1] if v[1] else 0.0
-        elif isinstance(v, (tuple, list, np.ndarray)): v = v[0] if len(v) else 0.0
+        if isinstance(v, (tuple, list, np.ndarray)):
+            xs = list(np.ravel(v))
+            if len(xs) == 2 and all(isinstance(x, (int, np.integer)) for x in xs): v = xs[0] / xs[1] if xs[1] else 0.0
+            else: v = xs[0]
         v = float(v)
-    except (TypeError, ValueError, ZeroDivisionError, IndexError): return None
+    except (TypeError, ValueError, IndexError): return None
     return v if np.isfinite(v) and v > 0 else None
 
 def _text(v) -> str | None:
@@ -176,6 +180,8 @@ def read_raw(path, # a raw file any format LibRaw reads (ARW, DNG, NEF, CR2, ...
     except rawpy.LibRawError as e:
         raise RawReadError(f"{path}: corrupt or truncated raw file ({type(e).__name__}: {e})") from None
     if not white > black.max(): raise RawReadError(f"{path}: white level {white} is not above the black level {black.max()}")
+    n_over = int(np.count_nonzero(bayer > white))
+    if n_over: warnings.warn(f"{path}: {n_over} pixel value(s) above the white level {white:g} (max {int(bayer.max())})")
     return RawImage(bayer=bayer, cfa=cfa, black_level=black, white_level=white, wb=wb, wb_source=source,
                     color_matrix=cm, path=str(path), **(_exif_facts(path) or libraw_exif))
 
@@ -276,12 +282,12 @@ def _write_dng(path, bayer, cfa, black_level, white_level, wb, bits=None, color_
     if min(b.shape) < 22: raise ValueError(f"bayer must be at least 22 x 22 (LibRaw reads nothing smaller), got {b.shape}")
     if b.dtype.kind not in 'ui' or (b.size and (b.min() < 0 or b.max() > 65535)):
         raise ValueError(f"bayer must hold integers in 0..65535, got {b.dtype}")
-    if cfa not in CFA_ORDERS: raise ValueError(f"cfa must be one of {CFA_ORDERS}, got {cfa!r}")
+    check_choice('cfa', cfa, CFA_ORDERS)
     bl = np.broadcast_to(np.asarray(black_level, dtype=np.float64), (4,))
     if np.any(bl != np.round(bl)) or np.any(bl < 0): raise ValueError(f"black_level must be non-negative integers, got {bl.tolist()}")
     white = float(white_level)
     if bits is None: bits = max(8, int(np.ceil(np.log2(white + 1))))
-    if not 8 <= bits <= 16: raise ValueError(f"bits must be in 8..16, got {bits}")
+    bits = check_int('bits', bits, 8, 16)
     if white != round(white) or not bl.max() < white <= 2 ** bits - 1:
         raise ValueError(f"white_level must be an integer above the black level and at most 2**bits - 1 = {2 ** bits - 1}, got {white_level}")
     if b.size and b.max() > 2 ** bits - 1: raise ValueError(f"bayer holds values above 2**{bits} - 1 (max {b.max()})")
@@ -304,14 +310,16 @@ def _write_dng(path, bayer, cfa, black_level, white_level, wb, bits=None, color_
         xyz_cam = np.linalg.inv(m) @ XYZ_TO_SRGB  # XYZ -> camera, what ColorMatrix1 stores
         tags += [(50721, '2i', 9, _rats(xyz_cam.ravel(), 1_000_000), True), (50778, 'H', 1, 21, True)]  # D65
     for name, v in dict(focal_length=focal_length, iso=iso, exposure_time=exposure_time).items():
-        if v is not None and not (np.isfinite(v) and v > 0): raise ValueError(f"{name} must be positive or None, got {v}")
+        check_number(name, v, lo=0, lo_open=True, allow_none=True)
     if iso is not None and round(iso) > 65535: raise ValueError(f"iso must be at most 65535 (EXIF SHORT), got {iso}")
     exif = _exif_ifd(focal_length, iso, exposure_time)
     tags.append((_EXIF_PLACEHOLDER, 'I', 1, 0, True))
     tags += list(extratags)
-    tifffile.imwrite(path, np.ascontiguousarray(b, dtype=np.uint16), photometric=32803, planarconfig=None,
-                     byteorder='<', bigtiff=False, extratags=tags, metadata=None, software='lzu')
-    _append_exif(path, exif)
+    def write(p):
+        tifffile.imwrite(p, np.ascontiguousarray(b, dtype=np.uint16), photometric=32803, planarconfig=None,
+                         byteorder='<', bigtiff=False, extratags=tags, metadata=None, software='lzu')
+        _append_exif(p, exif)
+    atomic_save(path, write)
 
 # %% ../../nbs/20_raw.io.ipynb #a059c4d0
 SRGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
@@ -334,7 +342,7 @@ def write_dng(path, # where to write the .dng
               make: str | None = None, # TIFF Make
               model: str | None = None, # TIFF Model
              ) -> None:
-    "Write a Bayer DNG (CFA photometric, 16-bit samples, DNG colour tags, EXIF IFD) that `read_raw` reads back exactly."
+    "Write a Bayer DNG (CFA photometric, 16-bit samples, DNG colour tags, EXIF IFD) that `read_raw` reads back exactly (written atomically)."
     _write_dng(path, bayer, cfa, black_level, white_level, wb, bits=bits, color_matrix=color_matrix,
                focal_length=focal_length, iso=iso, exposure_time=exposure_time, make=make, model=model)
 

@@ -21,14 +21,16 @@ import numpy as np
 import tifffile
 import torch
 
-from .io import isp, mosaic, pack, read_raw, srgb_to_linear, write_dng
+from ..checks import check_choice, check_hw, check_int, check_number
+from ..files import atomic_save, write_text
+from .io import _positive, isp, mosaic, pack, read_raw, srgb_to_linear, write_dng
 
 # %% auto #0
 __all__ = ['TOY_FOCAL_LENGTHS', 'FRAME_COUNT', 'RAW_EXTS', 'JPG_EXTS', 'SPLITS', 'ALIGN_VERSION', 'render_toy', 'toy_srraw',
            'SRRawSequence', 'exif_focal_length', 'raw_focal_length', 'scan_srraw', 'ZoomPair', 'zoom_pairs',
            'split_counts', 'split_sequences', 'fov_crop', 'jpg_scale', 'nominal_matrix', 'warp_affine', 'ecc_euclidean',
-           'PairAlignment', 'default_cache_dir', 'read_jpg', 'pair_name', 'align_pair', 'apply_wb', 'valid_box',
-           'SRRawDataset']
+           'PairAlignment', 'default_cache_dir', 'read_jpg', 'luma', 'pair_name', 'align_pair', 'apply_wb', 'valid_box',
+           'SRRawDataset', 'find_edge', 'edge_profile', 'rise_width']
 
 # %% ../../nbs/21_raw.srraw.ipynb #d4b26eba
 TOY_FOCAL_LENGTHS = (240.0, 150.0, 100.0, 70.0, 50.0, 35.0, 24.0)  # mm, frames 00001..00007 (a 24-240 mm lens)
@@ -67,6 +69,7 @@ def toy_srraw(root, # the folder to write (created)
               noise: float = 0.002, # Gaussian read noise, as a fraction of the white level
              ) -> dict:
     "Write a tiny SR-Raw tree (DNG + JPG per frame) with known geometry; returns {name: dict(scene, wb, motions)}."
+    n_sequences, hw = check_int('n_sequences', n_sequences, 1), check_hw('hw', hw, 2, even=True)
     root = Path(root); root.mkdir(parents=True, exist_ok=True)
     motions = motions or {}
     truth = {}
@@ -79,8 +82,8 @@ def toy_srraw(root, # the folder to write (created)
         for j, f in enumerate(focal_lengths):
             m = tuple(float(v) for v in motions.get((s, j), (0.0, 0.0, 0.0))); ms.append(m)
             v = render_toy(scene, hw, 24.0 / f, m)
-            cv2.imwrite(str(d / f"{j + 1:05d}.JPG"), np.round(v.transpose(1, 2, 0)[..., ::-1] * 255).astype(np.uint8),
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            bgr = np.round(v.transpose(1, 2, 0)[..., ::-1] * 255).astype(np.uint8)
+            atomic_save(d / f"{j + 1:05d}.JPG", lambda p: cv2.imwrite(str(p), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95]))
             cam = mosaic(srgb_to_linear(v) / wb.reshape(3, 1, 1), 'RGGB') + rng.normal(0, noise, hw)
             bayer = np.clip(np.round(512 + cam * (16383 - 512)), 0, 16383).astype(np.uint16)
             write_dng(d / f"{j + 1:05d}.DNG", bayer, 'RGGB', 512, 16383, wb, focal_length=f, iso=100,
@@ -106,16 +109,6 @@ def _file_key(path) -> list:
     p = Path(path).resolve(); st = p.stat()
     return [str(p), int(st.st_size), int(st.st_mtime_ns)]
 
-def _positive_float(v) -> float | None:
-    "A positive finite float from an EXIF value (number or (numerator, denominator)), else None."
-    try:
-        if isinstance(v, (tuple, list, np.ndarray)):
-            v = [float(x) for x in np.ravel(v)]
-            v = v[0] / v[1] if len(v) == 2 else v[0]
-        v = float(v)
-    except (TypeError, ValueError, ZeroDivisionError, IndexError): return None
-    return v if math.isfinite(v) and v > 0 else None
-
 def exif_focal_length(path, # a TIFF-based raw file (ARW, DNG, NEF, CR2)
                      ) -> float | None:
     "The EXIF `FocalLength` (mm) of a TIFF-based raw, read with tifffile from the tags only; None if unreadable."
@@ -126,7 +119,7 @@ def exif_focal_length(path, # a TIFF-based raw file (ARW, DNG, NEF, CR2)
             v = exif.get('FocalLength') if isinstance(exif, dict) else None
             if v is None and tags.get(37386) is not None: v = tags.get(37386).value
     except Exception: return None
-    return _positive_float(v)
+    return _positive(v)  # the EXIF number parsing of `lzu.raw.io.read_raw`
 
 _FOCAL_MEMO: dict = {}  # (path, size, mtime_ns) -> focal length
 
@@ -175,12 +168,6 @@ def _load_json(path: Path) -> dict:
     try: return json.loads(path.read_text())
     except (OSError, ValueError): return {}
 
-def _save_json(path: Path, obj) -> None:
-    "Write JSON atomically (a temporary file renamed), so that concurrent readers never see a partial file."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj)); os.replace(tmp, path)
-
 def scan_srraw(root, # the SR-Raw root: <root>/<sequence:05d>/0000{1..7}.{ARW|DNG,JPG}
                cache_dir=None, # a folder for the focal-length cache (srraw_focal.json); None: memoised in the process only
                strict: bool = True, # raise on a broken sequence; False: skip it with a warning
@@ -202,7 +189,7 @@ def scan_srraw(root, # the SR-Raw root: <root>/<sequence:05d>/0000{1..7}.{ARW|DN
         except (FileNotFoundError, ValueError) as e:
             if strict: raise
             skipped.append(str(e))
-    if cache and (len(memo) != n_memo or not cache.exists()): _save_json(cache, memo)
+    if cache and (len(memo) != n_memo or not cache.exists()): write_text(cache, json.dumps(memo))  # atomic: concurrent readers never see a partial file
     if skipped: warnings.warn(f"scan_srraw({root}): skipped {len(skipped)} broken sequence(s): " + '; '.join(skipped))
     if not seqs: raise ValueError(f"SR-Raw root {root}: no complete sequence ({len(skipped)} broken)")
     return seqs
@@ -221,7 +208,7 @@ def zoom_pairs(sequence, # an `SRRawSequence`, or its focal lengths
               ) -> list:
     "The `ZoomPair`s of a sequence for `zoom`: each input with the target of the smallest focal ratio >= zoom."
     f = [float(v) for v in getattr(sequence, 'focal_lengths', sequence)]
-    if not zoom > 1: raise ValueError(f"zoom must be > 1, got {zoom!r}")
+    zoom = check_number('zoom', zoom, lo=1, lo_open=True)
     if any(not v > 0 for v in f): raise ValueError(f"focal lengths must be positive, got {f}")
     out = []
     for i in sorted(range(len(f)), key=lambda i: (f[i], i)):
@@ -238,6 +225,7 @@ def split_counts(n: int, # the number of sequences
                  fractions=(0.8, 0.1, 0.1), # train, val, test
                 ) -> tuple:
     "Sizes of the splits of `n` items: floors of `fraction * n`, the remainder to the largest fractional parts."
+    n = check_int('n', n, 0)
     fr = np.asarray(fractions, dtype=np.float64)
     if fr.shape != (3,) or np.any(fr < 0) or not np.isclose(fr.sum(), 1.0):
         raise ValueError(f"fractions must be 3 non-negative numbers summing to 1, got {fractions!r}")
@@ -268,8 +256,9 @@ def fov_crop(sensor_hw: tuple, # the input's sensor (Bayer) size (H, W)
              ratio: float, # focal ratio f_target / f_input
             ) -> tuple:
     "The centre crop (y0, x0, h, w), in packed pixels, of the input's field of view that the target sees."
-    H2, W2 = int(sensor_hw[0]) // 2, int(sensor_hw[1]) // 2
-    if not ratio >= 1: raise ValueError(f"ratio must be >= 1, got {ratio!r}")
+    H, W = check_hw('sensor_hw', sensor_hw)
+    ratio = check_number('ratio', ratio, lo=1)
+    H2, W2 = H // 2, W // 2
     h, w = int(math.floor(H2 / ratio + 1e-9)), int(math.floor(W2 / ratio + 1e-9))
     if h < 1 or w < 1: raise ValueError(f"a {sensor_hw} sensor at ratio {ratio:g} leaves an empty crop")
     return (H2 - h) // 2, (W2 - w) // 2, h, w
@@ -431,7 +420,8 @@ def read_jpg(path, # a JPG (or any image OpenCV reads)
     if img is None: raise ValueError(f"{path}: not a readable image")
     return np.ascontiguousarray(img[..., ::-1])
 
-def _luma(rgb: np.ndarray) -> np.ndarray:
+def luma(rgb: np.ndarray, # (H, W, 3) RGB, uint8 or float
+        ) -> np.ndarray:
     "Rec. 601 luminance of (H, W, 3) RGB as float32 (uint8 scaled to [0, 1])."
     x = rgb.astype(np.float32) / (255.0 if rgb.dtype == np.uint8 else 1.0)
     return (x @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)
@@ -479,8 +469,8 @@ def align_pair(sequence: SRRawSequence, # the sequence
             k = max(1.0, 2 * max(h, w) / ecc_max_side)
             hw_k = (max(1, int(round(2 * h / k))), max(1, int(round(2 * w / k))))
             S = _scale_matrix(k)
-            template = warp_affine(_luma(rgb.transpose(1, 2, 0)), S, hw_k)
-            image = warp_affine(_luma(tgt), (_h(nom) @ _h(S))[:2], hw_k)
+            template = warp_affine(luma(rgb.transpose(1, 2, 0)), S, hw_k)
+            image = warp_affine(luma(tgt), (_h(nom) @ _h(S))[:2], hw_k)
             frac = max_shift * min(sensor_hw) / min(2 * h, 2 * w)  # the bound, relative to the crop as ECC sees it
             Wk, cc, err = ecc_euclidean(template, image, max_shift=frac, **ecc_kw)
             W_ecc = (_h(S) @ _h(Wk) @ np.linalg.inv(_h(S)))[:2]
@@ -490,7 +480,7 @@ def align_pair(sequence: SRRawSequence, # the sequence
                            ratio=float(pair.ratio), nominal=nom, ecc=W_ecc,
                            wb=np.asarray(raw.wb, np.float32), method='ecc' if ecc else 'fov', converged=converged,
                            cc=cc, warning=err)
-        if cfile is not None: _save_json(cfile, dict(key=key, alignment=al.to_json()))
+        if cfile is not None: write_text(cfile, json.dumps(dict(key=key, alignment=al.to_json())))
     _ALIGN_MEMO[digest] = al.to_json()
     if al.warning: warnings.warn(f"SR-Raw pair {al.name}: {al.warning}")
     return al
@@ -543,15 +533,11 @@ class SRRawDataset(torch.utils.data.Dataset):
                  strict: bool = True, # `scan_srraw`'s strictness
                  align_kw: dict | None = None, # `align_pair`'s parameters (ecc_max_side, min_cc, ...)
                 ):
-        if split not in SPLITS + ('all',): raise ValueError(f"split must be one of {SPLITS + ('all',)}, got {split!r}")
-        if mode not in ('raw', 'png'): raise ValueError(f"mode must be 'raw' or 'png', got {mode!r}")
-        if int(zoom) != zoom or zoom < 2: raise ValueError(f"zoom must be an integer >= 2, got {zoom!r}")
-        if patch is not None and (int(patch) != patch or patch < 1): raise ValueError(f"patch must be a positive integer or None, got {patch!r}")
-        if int(repeat) != repeat or repeat < 1: raise ValueError(f"repeat must be a positive integer, got {repeat!r}")
-        self.root, self.split, self.zoom, self.mode = Path(root), split, int(zoom), mode
-        self.patch = None if patch is None else int(patch)
-        self.seed, self.epoch, self.repeat, self.align = int(seed), 0, int(repeat), bool(align)
-        self.cache_dir, self.align_kw, self.memory_cache = cache_dir, dict(align_kw or {}), int(memory_cache)
+        self.split, self.mode = check_choice('split', split, SPLITS + ('all',)), check_choice('mode', mode, ('raw', 'png'))
+        self.root, self.zoom = Path(root), check_int('zoom', zoom, 2)
+        self.patch = None if patch is None else check_int('patch', patch, 1)
+        self.seed, self.epoch, self.repeat, self.align = check_int('seed', seed), 0, check_int('repeat', repeat, 1), bool(align)
+        self.cache_dir, self.align_kw, self.memory_cache = cache_dir, dict(align_kw or {}), check_int('memory_cache', memory_cache, 0)
         self.random_crop = (split == 'train') if random_crop is None else bool(random_crop)
         focal_cache = _cache_root(cache_dir)
         self.all_sequences = scan_srraw(root, cache_dir=focal_cache, strict=strict)
@@ -646,3 +632,52 @@ class SRRawDataset(torch.utils.data.Dataset):
         return dict(input=torch.from_numpy(np.ascontiguousarray(inp, dtype=np.float32)),
                     target=torch.from_numpy(np.ascontiguousarray(target)),
                     wb=torch.from_numpy(np.asarray(al.wb, np.float32).copy()), name=al.name)
+
+# %% ../../nbs/21_raw.srraw.ipynb #542c1aad
+def find_edge(lum: np.ndarray, # (H, W) luminance
+              half: int, # the window is 2 half + 1 pixels
+              margin: int, # the edge's distance from the border, at least
+             ) -> tuple:
+    "(y, x, 'v'|'h') of the most isolated straight step edge of `lum`: 'v' for a vertical edge (intensity changing along x)."
+    half, margin = check_int('half', half, 1), check_int('margin', margin, 0)
+    g = cv2.GaussianBlur(np.asarray(lum, np.float32), (0, 0), 0.8)
+    gx, gy = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    L = 2 * half + 1
+    H, W = lum.shape
+    best = (-1.0, H // 2, W // 2, 'v')
+    for o, gn, gt in (('v', gx, gy), ('h', gy, gx)):
+        coh = np.abs(cv2.boxFilter(gn, -1, (3, L) if o == 'v' else (L, 3)))  # gradient coherent along the edge
+        act = cv2.boxFilter(np.abs(gn) + np.abs(gt), -1, (L, L))  # all gradient activity in the window
+        iso = np.clip(coh / (act * L / 3 + 1e-6), 0, 1)  # 1 for a lone straight edge, ~1/n for n edges
+        score = coh * iso ** 2
+        if H > 2 * margin + 1 and W > 2 * margin + 1:
+            score[:margin], score[H - margin:], score[:, :margin], score[:, W - margin:] = -1, -1, -1, -1
+        y, x = np.unravel_index(int(np.argmax(score)), score.shape)
+        if score[y, x] > best[0]: best = (float(score[y, x]), int(y), int(x), o)
+    return best[1:]
+
+def edge_profile(lum: np.ndarray, # (H, W) luminance
+                 y: int, x: int, # the edge's position
+                 o: str, # 'v' (vertical edge: the profile runs along x) or 'h'
+                 half: int, # the profile has 2 half + 1 samples, averaged over 2 half + 1 pixels along the edge
+                ) -> np.ndarray:
+    "The intensity profile across an edge at (y, x), averaged along the edge (cut at the image border)."
+    check_choice('o', o, ('v', 'h'))
+    H, W = lum.shape
+    y0, y1, x0, x1 = max(0, y - half), min(H, y + half + 1), max(0, x - half), min(W, x + half + 1)
+    win = lum[y0:y1, x0:x1]
+    return win.mean(axis=0) if o == 'v' else win.mean(axis=1)
+
+def rise_width(p, # a step-edge profile, rising or falling
+              ) -> tuple:
+    "(10-90 % rise width, 50 % crossing position) of an edge profile, in samples (linear interpolation); NaNs for a flat one."
+    p = np.asarray(p, np.float64)
+    flip = p[-1] < p[0]
+    if flip: p = p[::-1]
+    lo, hi = np.median(p[:max(2, len(p) // 5)]), np.median(p[-max(2, len(p) // 5):])
+    if hi - lo < 1e-6: return float('nan'), float('nan')
+    q = np.maximum.accumulate((p - lo) / (hi - lo))
+    xs = np.arange(len(p), dtype=np.float64)
+    cross = lambda t: float(np.interp(t, q + 1e-9 * xs, xs))
+    c50 = cross(0.5)
+    return cross(0.9) - cross(0.1), (len(p) - 1 - c50) if flip else c50

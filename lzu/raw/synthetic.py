@@ -16,20 +16,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .io import isp, mosaic, srgb_gamma, srgb_to_linear, unpack, write_dng
+from ..checks import check_choice, check_hw, check_int, check_number
+from ..files import atomic_save, write_text
+from .io import CFA_ORDERS, isp, mosaic, srgb_gamma, srgb_to_linear, unpack, write_dng
 
 # %% auto #0
-__all__ = ['FOCAL_LENGTHS', 'CFA_ORDERS', 'FRAME_NAMES', 'DEFAULT_SENSOR_HW', 'DEFAULT_N_SEQUENCES', 'BLACK_LEVEL', 'WHITE_LEVEL',
-           'BITS', 'ISO_CHOICES', 'EXPOSURE_TIMES', 'SYN_RAW_SIGMA_RANGE', 'CAMERA_MATRIX', 'PHOTOS', 'TEXTURES',
+__all__ = ['FOCAL_LENGTHS', 'FRAME_NAMES', 'DEFAULT_SENSOR_HW', 'DEFAULT_N_SEQUENCES', 'BLACK_LEVEL', 'WHITE_LEVEL', 'BITS',
+           'ISO_CHOICES', 'EXPOSURE_TIMES', 'SYN_RAW_SIGMA_RANGE', 'CAMERA_MATRIX', 'PHOTOS', 'TEXTURES',
            'ELEMENT_KINDS', 'GRATINGS', 'scene_source', 'Element', 'Scene', 'make_scene', 'illumination',
            'render_scene', 'ideal_canvas_from_pixel', 'random_misalignment', 'pair_homography', 'render_irradiance',
            'SyntheticSensor', 'make_sensor', 'camera_mosaic', 'as_shot_wb', 'sensor_readout', 'SyntheticSequence',
-           'generate_sequence', 'write_sequence', 'load_meta', 'warp_frame', 'generate_srraw', 'syn_raw_from_rgb',
-           'main']
+           'generate_sequence', 'write_sequence', 'load_meta', 'as_homography', 'apply_homography', 'warp_homography',
+           'crop_homography', 'warp_frame', 'generate_srraw', 'syn_raw_from_rgb', 'main']
 
 # %% ../../nbs/22_raw.synthetic.ipynb #f1b6998b
 FOCAL_LENGTHS = (240, 150, 100, 70, 50, 35, 24)  # mm, frames 00001..00007 (Sony FE 24-240 mm like SR-Raw)
-CFA_ORDERS = ('RGGB', 'GRBG', 'GBRG', 'BGGR')  # the 2x2 Bayer orders (as lzu.raw.io)
 FRAME_NAMES = tuple(f'{i:05d}' for i in range(1, len(FOCAL_LENGTHS) + 1))
 DEFAULT_SENSOR_HW = (384, 576)  # (H, W) of the default data set: 20 sequences in well under 2 minutes on 2 cores
 DEFAULT_N_SEQUENCES = 20
@@ -40,35 +41,6 @@ SYN_RAW_SIGMA_RANGE = (0.0, 0.02)  # syn-raw noise sigma, uniform, on the linear
 CAMERA_MATRIX = np.array([[1.80, -0.62, -0.18],
                           [-0.20, 1.50, -0.30],
                           [0.04, -0.52, 1.48]], dtype=np.float32)  # white-balanced camera RGB -> linear sRGB
-
-# %% ../../nbs/22_raw.synthetic.ipynb #6ace0bb4
-def _check_int(name, v, lo=None):
-    "`v` as an int (not a bool) >= `lo`, else a ValueError naming `name`."
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {v!r}")
-    if lo is not None and v < lo: raise ValueError(f"{name} must be >= {lo}, got {v}")
-    return int(v)
-
-def _check_hw(name, hw, lo=32):
-    "A (H, W) pair of even integers >= `lo`, else a ValueError naming `name`."
-    try: h, w = hw
-    except (TypeError, ValueError): raise ValueError(f"{name} must be a pair (H, W), got {hw!r}") from None
-    h, w = _check_int(name, h, lo), _check_int(name, w, lo)
-    if h % 2 or w % 2: raise ValueError(f"{name} must be even (a whole number of 2x2 Bayer tiles), got {(h, w)}")
-    return h, w
-
-def _check_float(name, v, lo=None, hi=None):
-    "`v` as a finite float in [lo, hi], else a ValueError naming `name`."
-    try: f = float(v)
-    except (TypeError, ValueError): raise ValueError(f"{name} must be a number, got {v!r}") from None
-    if not math.isfinite(f) or (lo is not None and f < lo) or (hi is not None and f > hi):
-        raise ValueError(f"{name} must be a finite number in [{lo}, {hi}], got {v!r}")
-    return f
-
-def _check_cfa(cfa):
-    "`cfa` if it is a 2x2 Bayer order, else a ValueError naming `cfa`."
-    if cfa not in CFA_ORDERS: raise ValueError(f"cfa must be one of {CFA_ORDERS}, got {cfa!r}")
-    return cfa
 
 # %% ../../nbs/22_raw.synthetic.ipynb #912e2107
 PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket', 'hubble_deep_field', 'immunohistochemistry', 'cat',
@@ -442,8 +414,8 @@ def make_sensor(sensor_hw: tuple, # (H, W), even
                 prnu_std: float = 0.012, # relative std of the per-pixel response
                ) -> SyntheticSensor:
     "The synthetic sensor of `seed`: the same seed gives the same PRNU map, column offsets and crosstalk."
-    H, W = _check_hw('sensor_hw', sensor_hw, lo=2)
-    seed = _check_int('seed', seed, 0); _check_cfa(cfa); prnu_std = _check_float('prnu_std', prnu_std, 0, 0.5)
+    H, W = check_hw('sensor_hw', sensor_hw, lo=2, even=True)
+    seed = check_int('seed', seed, 0); check_choice('cfa', cfa, CFA_ORDERS); prnu_std = check_number('prnu_std', prnu_std, 0, 0.5)
     rng = np.random.default_rng([seed, 0, 0, 0])
     prnu = (1 + prnu_std * rng.standard_normal((H, W))).astype(np.float32)
     col = (0.6 * rng.standard_normal(W)).astype(np.float32)
@@ -532,8 +504,8 @@ def generate_sequence(index: int, # sequence number (1-based; the folder name is
                       focal_lengths: tuple = FOCAL_LENGTHS, # mm, frame 00001 first
                      ) -> SyntheticSequence:
     "Render one SR-Raw-like sequence in memory: a random scene seen at 7 focal lengths by `sensor`."
-    index, seed = _check_int('index', index, 0), _check_int('seed', seed, 0)
-    misalignment = _check_float('misalignment', misalignment, 0, 10)
+    index, seed = check_int('index', index, 0), check_int('seed', seed, 0)
+    misalignment = check_number('misalignment', misalignment, 0, 10)
     hw = sensor.shape
     rng = np.random.default_rng([seed, 1, index, 0])
     scene = make_scene(rng, hw, zoom_range=max(focal_lengths) / min(focal_lengths))
@@ -594,9 +566,8 @@ def write_sequence(seq: SyntheticSequence, # from `generate_sequence`
         write_dng(d / f'{name}.DNG', raw, sensor.cfa, np.full(4, sensor.black_level), sensor.white_level, np.asarray(m['wb']),
                   bits=sensor.bits, color_matrix=sensor.color_matrix, focal_length=f, iso=m['iso'],
                   exposure_time=m['exposure_time'], make='lzu', model='synthetic-srraw')
-        if not cv2.imwrite(str(d / f'{name}.JPG'), rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]):
-            raise OSError(f"could not write {d / f'{name}.JPG'}")
-    (d / 'meta.json').write_text(json.dumps(m, indent=1))
+        atomic_save(d / f'{name}.JPG', lambda p: cv2.imwrite(str(p), rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]))
+    write_text(d / 'meta.json', json.dumps(m, indent=1))
     return d
 
 def load_meta(seq_dir, # a sequence folder <root>/<seq>
@@ -608,6 +579,55 @@ def load_meta(seq_dir, # a sequence folder <root>/<seq>
     for k in ('homographies', 'canvas_from_pixel', 'color_gains'): m[k] = np.asarray(m[k], np.float64)
     return m
 
+# %% ../../nbs/22_raw.synthetic.ipynb #bdf15b34
+def as_homography(M, # a (2, 3) affine map or a (3, 3) homography
+                 ) -> np.ndarray:
+    "`M` as a (3, 3) float64 homography."
+    M = np.asarray(M, np.float64)
+    if M.shape == (3, 3): return M
+    if M.shape != (2, 3): raise ValueError(f"M must be a (2, 3) or (3, 3) matrix, got shape {M.shape}")
+    return np.vstack([M, [0, 0, 1]])
+
+def apply_homography(M, # a (2, 3) or (3, 3) matrix
+                     pts, # (N, 2) points (x, y)
+                    ) -> np.ndarray:
+    "The (N, 2) points `pts` mapped by `M` (with the perspective division)."
+    p = as_homography(M) @ np.vstack([np.asarray(pts, np.float64).T, np.ones(len(pts))])
+    return (p[:2] / p[2]).T
+
+_INTERP = {'linear': cv2.INTER_LINEAR, 'cubic': cv2.INTER_CUBIC}
+_BORDER = {'replicate': cv2.BORDER_REPLICATE, 'constant': cv2.BORDER_CONSTANT}
+
+def warp_homography(img: np.ndarray, # (H, W[, C]) image
+                    M, # (2, 3) or (3, 3) map from output pixels to `img` pixels
+                    out_hw: tuple, # output size (h, w)
+                    interp: str = 'linear', # 'linear' or 'cubic'
+                    border: str = 'replicate', # outside `img`: 'replicate' its border, or 'constant' zero
+                    antialias: bool = True, # area-resample first when `M` shrinks by more than 5 %
+                   ) -> np.ndarray:
+    "`img` (as float32) sampled at `M @ (x, y, 1)` for every output pixel, area-prefiltered when `M` shrinks it."
+    M, (h, w) = as_homography(M), check_hw('out_hw', out_hw)
+    flags = _INTERP[check_choice('interp', interp, tuple(_INTERP))] | cv2.WARP_INVERSE_MAP
+    border = _BORDER[check_choice('border', border, tuple(_BORDER))]
+    img = np.ascontiguousarray(img, np.float32)
+    s = np.sqrt(abs(np.linalg.det(M[:2, :2] / M[2, 2])))
+    if antialias and s > 1.05:
+        h0, w0 = img.shape[:2]
+        rw, rh = max(1, round(w0 / s)), max(1, round(h0 / s))
+        fx, fy = w0 / rw, h0 / rh
+        img = cv2.resize(img, (rw, rh), interpolation=cv2.INTER_AREA)
+        M = np.array([[1 / fx, 0, 0.5 / fx - 0.5], [0, 1 / fy, 0.5 / fy - 0.5], [0, 0, 1]]) @ M  # img px -> resized px
+    return cv2.warpPerspective(img, M, (w, h), flags=flags, borderMode=border)
+
+def crop_homography(meta: dict, # a sequence's meta (`load_meta` or `SyntheticSequence.meta`)
+                    src: int, # the frame of the crop (0 = 00001)
+                    dst: int, # the frame to map to
+                    crop: tuple, # (y0, x0, h, w) of the crop, in packed (half-resolution) pixels
+                   ) -> np.ndarray:
+    "The true 3x3 map from the sensor pixels of a packed crop of frame `src` (origin at its top-left) to frame `dst`'s pixels."
+    off = np.array([[1, 0, 2 * crop[1]], [0, 1, 2 * crop[0]], [0, 0, 1]], np.float64)
+    return pair_homography(meta, src, dst) @ off
+
 # %% ../../nbs/22_raw.synthetic.ipynb #19b7f5fb
 def warp_frame(img: np.ndarray, # (H, W[, C]) image of frame `src`
                meta: dict, # the sequence's meta (`load_meta` or `SyntheticSequence.meta`)
@@ -615,23 +635,14 @@ def warp_frame(img: np.ndarray, # (H, W[, C]) image of frame `src`
                dst: int, # frame index to map it to
                ideal: bool = False, # use the ideal zoom instead of the recorded transforms
               ) -> tuple:
-    "Frame `src`'s image resampled onto frame `dst`'s pixels (area-filtered when shrinking), and its validity mask."
+    "Frame `src`'s image resampled onto frame `dst`'s pixels (`warp_homography`, zero outside), and its validity mask."
     hw = tuple(meta['sensor_hw'])
     if ideal:
         fl = meta['focal_lengths']
-        C = {'canvas_from_pixel': [ideal_canvas_from_pixel(f, hw, max(fl)) for f in fl]}
-    else: C = meta
-    Hm = pair_homography(C, src, dst)  # src pixel -> dst pixel
-    scale = math.sqrt(abs(np.linalg.det(Hm[:2, :2])))
-    im = img.astype(np.float32)
-    if scale < 0.8:  # shrinking: area-resample first so that the warp does not alias
-        k = 1 / scale
-        small = cv2.resize(im, (max(1, round(im.shape[1] / k)), max(1, round(im.shape[0] / k))), interpolation=cv2.INTER_AREA)
-        sx, sy = small.shape[1] / im.shape[1], small.shape[0] / im.shape[0]
-        D = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])  # src pixel -> small pixel
-        im, Hm = small, Hm @ np.linalg.inv(D)
-    out = cv2.warpPerspective(im, Hm, (hw[1], hw[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    mask = cv2.warpPerspective(np.ones(im.shape[:2], np.float32), Hm, (hw[1], hw[0]), flags=cv2.INTER_LINEAR) > 0.999
+        meta = {'canvas_from_pixel': [ideal_canvas_from_pixel(f, hw, max(fl)) for f in fl]}
+    M = pair_homography(meta, dst, src)  # dst pixel -> src pixel: where each output pixel samples `img`
+    out = warp_homography(img, M, hw, border='constant')
+    mask = warp_homography(np.ones(img.shape[:2], np.float32), M, hw, border='constant', antialias=False) > 0.999
     return out, mask
 
 # %% ../../nbs/22_raw.synthetic.ipynb #a635527b
@@ -654,14 +665,13 @@ def generate_srraw(root, # data set root (created if missing)
                    overwrite: bool = False, # replace existing sequence folders
                   ) -> Path:
     "Generate a synthetic SR-Raw data set (<root>/<seq:05d>/0000{1..7}.{DNG,JPG} + meta.json); returns `root`."
-    n_sequences = _check_int('n_sequences', n_sequences, 1)
-    sensor_hw = _check_hw('sensor_hw', sensor_hw)
-    seed = _check_int('seed', seed, 0)
-    misalignment = _check_float('misalignment', misalignment, 0, 10)
-    _check_cfa(cfa)
-    workers = _check_int('workers', workers, 1)
-    jpeg_quality = _check_int('jpeg_quality', jpeg_quality, 1)
-    if jpeg_quality > 100: raise ValueError(f"jpeg_quality must be in 1..100, got {jpeg_quality}")
+    n_sequences = check_int('n_sequences', n_sequences, 1)
+    sensor_hw = check_hw('sensor_hw', sensor_hw, lo=32, even=True)
+    seed = check_int('seed', seed, 0)
+    misalignment = check_number('misalignment', misalignment, 0, 10)
+    check_choice('cfa', cfa, CFA_ORDERS)
+    workers = check_int('workers', workers, 1)
+    jpeg_quality = check_int('jpeg_quality', jpeg_quality, 1, 100)
     if not isinstance(root, (str, os.PathLike)) or not str(root): raise ValueError(f"root must be a folder path, got {root!r}")
     root = Path(root)
     if root.exists() and not root.is_dir(): raise ValueError(f"root {root} exists and is not a folder")
@@ -675,7 +685,7 @@ def generate_srraw(root, # data set root (created if missing)
     info = dict(generator='lzu.raw.synthetic', version=1, n_sequences=n_sequences, sensor_hw=list(sensor_hw),
                 seed=seed, misalignment=misalignment, focal_lengths=list(FOCAL_LENGTHS), jpeg_quality=jpeg_quality,
                 sensor=sensor.describe(), layout='<root>/<sequence:05d>/0000{1..7}.{DNG,JPG} + meta.json')
-    (root / 'synthetic_srraw.json').write_text(json.dumps(info, indent=1))
+    write_text(root / 'synthetic_srraw.json', json.dumps(info, indent=1))
     from tqdm.auto import tqdm
     jobs = [(root, i, sensor, seed, misalignment, jpeg_quality) for i in range(1, n_sequences + 1)]
     bar = tqdm(total=n_sequences, desc='synthetic SR-Raw', unit='seq', disable=not progress)
@@ -702,7 +712,7 @@ def syn_raw_from_rgb(rgb8: np.ndarray, # (3, H, W) uint8 sRGB image (white-balan
     if x.dtype != np.uint8 or x.ndim != 3 or x.shape[0] != 3:
         raise ValueError(f"rgb8 must be a (3, H, W) uint8 array, got {x.dtype} {x.shape}")
     if x.shape[1] < 2 or x.shape[2] < 2: raise ValueError(f"rgb8 must be at least 2x2, got {x.shape}")
-    _check_cfa(cfa)
+    check_choice('cfa', cfa, CFA_ORDERS)
     try: lo, hi = (float(v) for v in sigma_range)
     except (TypeError, ValueError): raise ValueError(f"sigma_range must be (low, high), got {sigma_range!r}") from None
     if not (0 <= lo <= hi and math.isfinite(hi)): raise ValueError(f"sigma_range must satisfy 0 <= low <= high, got {sigma_range!r}")

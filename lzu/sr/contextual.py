@@ -13,6 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..checks import check_choice, check_int, check_number, check_positive
+
 # %% auto #0
 __all__ = ['OFFICIAL_MAX_POSITIONS', 'REL_EPS', 'VGG19_FILE', 'VGG19_URL', 'VGG19_LAYERS', 'sample_positions', 'position_coords',
            'contextual_loss', 'rgb_patches', 'rgb_patches_at', 'cobi_rgb_loss', 'vgg19_weights_path', 'VGGFeatures',
@@ -37,32 +39,40 @@ def position_coords(idx:torch.Tensor, # flat position indices
     return torch.stack([torch.div(idx, W, rounding_mode='floor'), idx % W], -1).to(dtype)
 
 # %% ../../nbs/30_sr.contextual.ipynb #3fdaf07b
+def _sqdist_raw(a, b):
+    "Squared L2 distance `(B, n, m)` by the official expansion `|a|^2 - 2 a.b + |b|^2`, before the clamp at 0."
+    return (a * a).sum(-1)[..., :, None] - 2 * a @ b.transpose(-1, -2) + (b * b).sum(-1)[..., None, :]
+
 def _sqdist(a, b):
-    "Squared L2 distance `(B, n, m)` by the official expansion `|a|^2 - 2 a.b + |b|^2`, clamped at 0."
-    return ((a * a).sum(-1)[..., :, None] - 2 * a @ b.transpose(-1, -2) + (b * b).sum(-1)[..., None, :]).clamp_min(0)
+    "Squared L2 distance `(B, n, m)` by the official expansion, clamped at 0 (rounding can make it negative)."
+    return _sqdist_raw(a, b).clamp_min(0)
+
+def _logits(d, band_width):
+    "The contextual logits `(1 - d / (min d + 1e-3)) / h` (distances made relative along the last axis), and the minima."
+    m = d.amin(-1)
+    return (1 - d / (m[..., None] + REL_EPS)) / band_width, m
 
 def _cs(d, band_width):
     "Contextual similarity: `exp((1 - d / (min d + 1e-3)) / h)` normalised to sum 1 over the last axis."
-    rel = d / (d.amin(-1, keepdim=True) + REL_EPS)
-    return torch.softmax((1 - rel) / band_width, -1)  # = exp((1-rel)/h) / sum, without overflow
+    return torch.softmax(_logits(d, band_width)[0], -1)  # = exp(x) / sum exp(x), without overflow
 
 def _distances(Ib, T, cIb, cT, distance, w_spatial, spatial):
     "The distances `(B, n, N)` that are made relative (paper mode: plus `w_s` times the spatial distance), and the raw feature term (before the L2 clamp)."
-    raw = (1 - Ib @ T.transpose(-1, -2)) / 2 if distance == 'cosine' else \
-          (Ib * Ib).sum(-1)[..., :, None] - 2 * Ib @ T.transpose(-1, -2) + (T * T).sum(-1)[..., None, :]
+    raw = (1 - Ib @ T.transpose(-1, -2)) / 2 if distance == 'cosine' else _sqdist_raw(Ib, T)
     d = raw if distance == 'cosine' else raw.clamp_min(0)
     if spatial == 'paper' and w_spatial: d = d + w_spatial * torch.cdist(cIb, cT)
     return d, raw
 
+def _block_cs(Ib, T, cIb, cT, distance, band_width, w_spatial, spatial):
+    "The contextual similarity `(B, n, N)` of target rows `Ib` with all prediction columns `T`, its logits and the distances' row minima."
+    x, m = _logits(_distances(Ib, T, cIb, cT, distance, w_spatial, spatial)[0], band_width)
+    cs = torch.softmax(x, -1)
+    if spatial == 'official' and w_spatial: cs = (1 - w_spatial) * cs + w_spatial * _cs(_sqdist(cIb, cT), band_width)
+    return cs, x, m
+
 def _block_colmax(Ib, T, cIb, cT, distance, band_width, w_spatial, spatial):
     "Column maxima `(B, N_T)` of the contextual similarity between target rows `Ib` and all prediction columns `T`."
-    d = (1 - Ib @ T.transpose(-1, -2)) / 2 if distance == 'cosine' else _sqdist(Ib, T)
-    if spatial == 'paper':
-        if w_spatial: d = d + w_spatial * torch.cdist(cIb, cT)
-        return _cs(d, band_width).amax(-2)
-    cs = _cs(d, band_width)
-    if w_spatial: cs = (1 - w_spatial) * cs + w_spatial * _cs(_sqdist(cIb, cT), band_width)
-    return cs.amax(-2)
+    return _block_cs(Ib, T, cIb, cT, distance, band_width, w_spatial, spatial)[0].amax(-2)
 
 # %% ../../nbs/30_sr.contextual.ipynb #4d91a934
 def _sample_idx(H, W, spatial, max_positions, generator, device):
@@ -70,9 +80,26 @@ def _sample_idx(H, W, spatial, max_positions, generator, device):
     if max_positions is None: max_positions = OFFICIAL_MAX_POSITIONS if spatial == 'official' else math.inf
     return sample_positions(H * W, max_positions, generator, device=device)
 
-def _check_args(distance, spatial):
-    if distance not in ('cosine', 'l2'): raise ValueError(f"distance must be 'cosine' or 'l2', got {distance!r}")
-    if spatial not in ('paper', 'official'): raise ValueError(f"spatial must be 'paper' or 'official', got {spatial!r}")
+def _check_args(distance='cosine', spatial='paper', band_width=0.5, w_spatial=0.0, max_positions=None, block_size=512):
+    "The loss's arguments checked (a `ValueError` naming the argument and the value) and returned in canonical types."
+    check_choice('distance', distance, ('cosine', 'l2')); check_choice('spatial', spatial, ('paper', 'official'))
+    band_width = check_positive('band_width', band_width)
+    w_spatial = check_number('w_spatial', w_spatial, lo=0, hi=1 if spatial == 'official' else None)  # official: a mixing weight
+    if max_positions is not None and max_positions != math.inf: max_positions = check_int('max_positions', max_positions, 1)
+    if block_size is not None: block_size = check_int('block_size', block_size, 1)
+    return band_width, w_spatial, max_positions, block_size
+
+def _loss_kw(fn, # the function's name, for the message
+             kwargs, # the `contextual_loss` keyword arguments it was given
+             distance, spatial, w_spatial):
+    "`fn`'s `contextual_loss` keyword arguments with the defaults filled in, checked (with `w_spatial`); TypeError for unknown ones."
+    kw = dict(band_width=0.5, max_positions=None, block_size=512, generator=None)
+    unknown = set(kwargs) - set(kw)
+    if unknown: raise TypeError(f"{fn} got unexpected keyword arguments {sorted(unknown)}")
+    kw.update(kwargs)
+    kw['band_width'], kw['w_spatial'], kw['max_positions'], kw['block_size'] = _check_args(
+        distance, spatial, kw['band_width'], w_spatial, kw['max_positions'], kw['block_size'])
+    return kw
 
 def _normalise(T, I, idx, H, W, distance, spatial):
     "Centre and normalise `(B, N, C)` features (cosine distance) and give the positions' coordinates."
@@ -86,11 +113,15 @@ def _normalise(T, I, idx, H, W, distance, spatial):
     else: c = rc / max(H, W)
     return T, I, c
 
+def _check_maps(pred, target):
+    "A `ValueError` unless `pred` and `target` are non-empty `(B, C, H, W)` tensors of the same shape."
+    if not (torch.is_tensor(pred) and torch.is_tensor(target)) or pred.ndim != 4 or pred.shape != target.shape:
+        raise ValueError(f"pred and target must be (B, C, H, W) maps of the same shape, got {tuple(getattr(pred, 'shape', ()))} and {tuple(getattr(target, 'shape', ()))}")
+    if pred.numel() == 0: raise ValueError(f"pred and target must not be empty, got shape {tuple(pred.shape)}")
+
 def _prepare(pred, target, distance, spatial, max_positions, generator):
     "Flatten both maps to `(B, N, C)`, sample positions, centre and normalise; with the positions' coordinates."
-    if pred.ndim != 4 or pred.shape != target.shape:
-        raise ValueError(f"pred and target must be (B, C, H, W) maps of the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
-    _check_args(distance, spatial)
+    _check_maps(pred, target)
     B, C, H, W = pred.shape
     idx = _sample_idx(H, W, spatial, max_positions, generator, pred.device)
     T = pred.flatten(2)[..., idx].transpose(1, 2)  # (B, N, C) prediction
@@ -113,13 +144,8 @@ class _BlockedColmax(torch.autograd.Function):
         arg = torch.zeros(B, N, dtype=torch.long, device=I.device)
         mins, lses = I.new_empty(B, M), I.new_empty(B, M)
         for s in range(0, M, block_size):
-            d, _ = _distances(I[:, s:s + block_size], T, c[s:s + block_size], c, distance, w_spatial, spatial)
-            m = d.amin(-1)
-            x = (1 - d / (m[..., None] + REL_EPS)) / band_width
-            lse = torch.logsumexp(x, -1)
-            S = torch.exp(x - lse[..., None])
-            if spatial == 'official' and w_spatial:
-                S = (1 - w_spatial) * S + w_spatial * _cs(_sqdist(c[s:s + block_size], c), band_width)
+            S, x, m = _block_cs(I[:, s:s + block_size], T, c[s:s + block_size], c, distance, band_width, w_spatial, spatial)
+            lse = torch.logsumexp(x, -1)  # for the backward, which recomputes the softmax of the argmax rows as exp(x - lse)
             v, a = S.max(-2)
             better = v > colmax        # strict: the first block attaining the maximum keeps it
             colmax, arg = torch.where(better, v, colmax), torch.where(better, a + s, arg)
@@ -185,18 +211,24 @@ def contextual_loss(pred:torch.Tensor, # (B, C, H, W) prediction features (the o
                     generator:torch.Generator|None=None, # for the position sampling
                    ) -> torch.Tensor:
     "Contextual loss CX (`w_spatial=0`) or contextual bilateral loss CoBi between two feature maps, a scalar."
+    band_width, w_spatial, max_positions, block_size = _check_args(distance, spatial, band_width, w_spatial, max_positions, block_size)
     T, I, c = _prepare(pred, target, distance, spatial, max_positions, generator)
     return _contextual(T, I, c, distance, band_width, w_spatial, spatial, block_size)
 
 # %% ../../nbs/30_sr.contextual.ipynb #e489f7ab
+def _pad_same(img, patch_size, scale):
+    "`img * scale` zero-padded for stride-1 `n x n` patches with TensorFlow's SAME rule: `(n-1)//2` before, the rest after."
+    a = (patch_size - 1) // 2; b = patch_size - 1 - a
+    return F.pad(img * scale, (a, b, a, b))
+
 def rgb_patches(img:torch.Tensor, # (B, C, H, W) image
                 patch_size:int=10, # n, the patch side
                 scale:float=1.0, # multiply the image by this first
                ) -> torch.Tensor:
     "`(B, C*n*n, H, W)` map of the `n x n` patch at every pixel (stride 1, SAME zero padding as TensorFlow)."
+    patch_size = check_int('patch_size', patch_size, 1)
     B, C, H, W = img.shape
-    a = (patch_size - 1) // 2; b = patch_size - 1 - a
-    return F.unfold(F.pad(img * scale, (a, b, a, b)), patch_size).view(B, C * patch_size ** 2, H, W)
+    return F.unfold(_pad_same(img, patch_size, scale), patch_size).view(B, C * patch_size ** 2, H, W)
 
 def rgb_patches_at(img:torch.Tensor, # (B, C, H, W) image
                    idx:torch.Tensor, # (K,) flat positions (row * W + col)
@@ -204,9 +236,9 @@ def rgb_patches_at(img:torch.Tensor, # (B, C, H, W) image
                    scale:float=1.0, # multiply the image by this first
                   ) -> torch.Tensor:
     "`(B, K, C*n*n)`: `rgb_patches(img)` at the positions `idx` only, without building the `C n^2`-channel map."
+    patch_size = check_int('patch_size', patch_size, 1)
     B, C, H, W = img.shape
-    a = (patch_size - 1) // 2; b = patch_size - 1 - a
-    padded = F.pad(img * scale, (a, b, a, b))
+    padded = _pad_same(img, patch_size, scale)
     off = torch.arange(patch_size, device=img.device)
     rows = torch.div(idx, W, rounding_mode='floor')[:, None] + off  # (K, n) padded rows of each patch
     cols = (idx % W)[:, None] + off
@@ -221,20 +253,15 @@ def cobi_rgb_loss(pred:torch.Tensor, # (B, 3, H, W) prediction in [0, 1]
                   **kwargs, # band_width, max_positions, block_size, generator: see `contextual_loss`
                  ) -> torch.Tensor:
     "CoBi_RGB: the contextual bilateral loss on `n x n` RGB patches (squared L2 distance), cut only at the sampled positions."
-    if pred.ndim != 4 or pred.shape != target.shape:
-        raise ValueError(f"pred and target must be (B, C, H, W) images of the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
-    _check_args('l2', spatial)
-    kw = dict(band_width=0.5, max_positions=None, block_size=512, generator=None)
-    unknown = set(kwargs) - set(kw)
-    if unknown: raise TypeError(f"cobi_rgb_loss got unexpected keyword arguments {sorted(unknown)}")
-    kw.update(kwargs)
+    _check_maps(pred, target)
+    kw, patch_size = _loss_kw('cobi_rgb_loss', kwargs, 'l2', spatial, w_spatial), check_int('patch_size', patch_size, 1)
     scale = 255. if spatial == 'official' else 1 / math.sqrt(pred.shape[1] * patch_size ** 2)
     H, W = pred.shape[-2:]
     # sample first, then cut patches only there: the same positions and values as sampling the full patch map
     idx = _sample_idx(H, W, spatial, kw['max_positions'], kw['generator'], pred.device)
     T, I = rgb_patches_at(pred, idx, patch_size, scale), rgb_patches_at(target, idx, patch_size, scale)
     T, I, c = _normalise(T, I, idx, H, W, 'l2', spatial)
-    return _contextual(T, I, c, 'l2', kw['band_width'], w_spatial, spatial, kw['block_size'])
+    return _contextual(T, I, c, 'l2', kw['band_width'], kw['w_spatial'], spatial, kw['block_size'])
 
 # %% ../../nbs/30_sr.contextual.ipynb #cb43c1d4
 VGG19_FILE = 'vgg19-dcbb9e9d.pth'
@@ -290,10 +317,11 @@ def cobi_vgg_loss(pred:torch.Tensor, # (B, 3, H, W) prediction in [0, 1]
                   **kwargs, # band_width, max_positions, block_size, generator: see `contextual_loss`
                  ) -> torch.Tensor:
     "CoBi_VGG: the sum over VGG-19 layers of the contextual bilateral loss with the cosine distance."
+    _check_maps(pred, target)
+    kw = _loss_kw('cobi_vgg_loss', kwargs, 'cosine', spatial, w_spatial)  # checked before VGG-19 runs
     vgg = vgg or VGGFeatures(layers, random_weights).to(pred.device)
     fp, ft = vgg(pred), vgg(target)
-    return sum(contextual_loss(fp[l], ft[l], distance='cosine', w_spatial=w_spatial, spatial=spatial, **kwargs)
-               for l in layers)
+    return sum(contextual_loss(fp[l], ft[l], distance='cosine', spatial=spatial, **kw) for l in layers)
 
 # %% ../../nbs/30_sr.contextual.ipynb #5d175621
 class CoBiLoss(nn.Module):
@@ -307,6 +335,8 @@ class CoBiLoss(nn.Module):
                  random_weights:bool=False, # see `VGGFeatures`
                  **kwargs): # band_width, max_positions, block_size: see `contextual_loss`
         super().__init__()
+        patch_size, lam = check_int('patch_size', patch_size, 1), check_number('lam', lam, lo=0)
+        _loss_kw('CoBiLoss', kwargs, 'l2', spatial, w_spatial_rgb); _loss_kw('CoBiLoss', kwargs, 'cosine', spatial, w_spatial_vgg)
         self.patch_size, self.lam, self.w_rgb, self.w_vgg, self.spatial = patch_size, lam, w_spatial_rgb, w_spatial_vgg, spatial
         self.layers, self.kwargs = tuple(layers), kwargs
         self.vgg = VGGFeatures(layers, random_weights) if lam else None
@@ -332,15 +362,15 @@ def unique_match_ratio(pred:torch.Tensor, # (B, C, H, W) prediction features
                        generator:torch.Generator|None=None,
                       ) -> float:
     "Share of target features that are the nearest neighbour of exactly one (or at least one) prediction feature."
-    if count not in ('exactly_one', 'matched'): raise ValueError(f"count must be 'exactly_one' or 'matched', got {count!r}")
+    check_choice('count', count, ('exactly_one', 'matched'))
+    _, w_spatial, max_positions, _ = _check_args(distance, 'paper', w_spatial=w_spatial, max_positions=max_positions)
+    block_size = check_int('block_size', block_size, 1)
     T, I, c = _prepare(pred, target, distance, 'paper', max_positions, generator)
     N, M = T.shape[1], I.shape[1]
     nn_idx = []
     for s in range(0, N, block_size):
         Tb = T[:, s:s + block_size]
-        d = (1 - Tb @ I.transpose(-1, -2)) / 2 if distance == 'cosine' else _sqdist(Tb, I)
-        if w_spatial: d = d + w_spatial * torch.cdist(c[s:s + block_size], c)
-        nn_idx.append(d.argmin(-1))
+        nn_idx.append(_distances(Tb, I, c[s:s + block_size], c, distance, w_spatial, 'paper')[0].argmin(-1))
     nn_idx = torch.cat(nn_idx, 1)
     counts = torch.stack([torch.bincount(n, minlength=M) for n in nn_idx])
     hit = counts == 1 if count == 'exactly_one' else counts >= 1

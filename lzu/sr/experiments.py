@@ -16,6 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_choice
+
 from .contextual import CoBiLoss, VGGFeatures, rgb_patches, unique_match_ratio, vgg19_weights_path
 from .metrics import aligned_metrics, lpips_available
 from .net import SRNet
@@ -29,8 +31,6 @@ __all__ = ['INPUT_KINDS', 'LOSSES', 'SRExperiment', 'SynRawInputs', 'sr_dataset'
 
 # %% ../../nbs/33_sr.experiments.ipynb #d2da111d
 INPUT_KINDS = ('raw', 'png', 'syn-raw')
-
-
 LOSSES = ('l1', 'cx', 'cobi')
 
 @dataclass
@@ -57,10 +57,8 @@ class SRExperiment:
     repeat: int = 8 # random patches per training pair and epoch
 
     def __post_init__(self):
-        if self.input_kind not in INPUT_KINDS: raise ValueError(f"input_kind must be one of {INPUT_KINDS}, got {self.input_kind!r}")
-        if self.loss not in LOSSES: raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.vgg_weights not in ('auto', 'imagenet', 'random'): raise ValueError(f"vgg_weights must be 'auto', 'imagenet' or 'random', got {self.vgg_weights!r}")
-        if self.zoom not in (2, 4, 8, 16): raise ValueError(f"zoom must be a power of two in 2..16, got {self.zoom!r}")
+        check_choice('input_kind', self.input_kind, INPUT_KINDS); check_choice('loss', self.loss, LOSSES)
+        check_choice('vgg_weights', self.vgg_weights, ('auto', 'imagenet', 'random')); check_choice('zoom', self.zoom, (2, 4, 8, 16))
 
     @property
     def name(self) -> str:

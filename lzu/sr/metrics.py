@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
+from ..checks import check_choice, check_int
+
 # %% auto #0
 __all__ = ['ALEXNET_CHECKPOINT', 'LPIPS_MIN_SIZE', 'psnr', 'ssim', 'alexnet_checkpoint', 'lpips_linear_weights',
            'lpips_available', 'load_lpips', 'lpips_distance', 'shift_overlap', 'best_shift', 'aligned_metrics']
@@ -33,9 +35,8 @@ def _pair(pred, target):
     return p, t
 
 def _reduce(v: torch.Tensor, reduction: str):
-    if reduction == 'mean': return float(v.mean())
-    if reduction == 'none': return v
-    raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    "The mean of the per-image values `v` as a float ('mean'), or `v` itself ('none')."
+    return float(v.mean()) if check_choice('reduction', reduction, ('mean', 'none')) == 'mean' else v
 
 # %% ../../nbs/32_sr.metrics.ipynb #360abe6b
 def psnr(pred, # predicted image(s), (C, H, W) or (B, C, H, W), values in [0, data_range]
@@ -159,7 +160,7 @@ def best_shift(pred, # predicted image, (C, H, W) or (1, C, H, W)
     "The integer translation `(dy, dx)` (pred[y, x] <-> target[y + dy, x + dx]) with the lowest MSE on the overlap."
     p, t = _pair(pred, target)
     H, W = p.shape[-2:]
-    if max_shift < 0 or max_shift >= min(H, W): raise ValueError(f"max_shift must be in [0, {min(H, W) - 1}], got {max_shift}")
+    max_shift = check_int('max_shift', max_shift, 0, min(H, W) - 1)
     shifts = sorted(((dy, dx) for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)),
                     key=lambda s: (s[0] ** 2 + s[1] ** 2, s))  # ties go to the smallest shift
     best, best_mse = (0, 0), math.inf

@@ -10,6 +10,8 @@ import math
 import torch
 from torch import nn
 
+from ..checks import check_choice
+
 # %% auto #0
 __all__ = ['INPUT_KINDS', 'num_upsampling_stages', 'ResidualBlock', 'UpStage', 'SRNet']
 
@@ -20,7 +22,7 @@ def num_upsampling_stages(zoom: int, # the zoom factor N, a power of two
                           input_kind: str = 'raw', # 'raw'/'syn-raw' (packed, half resolution) or 'png' (full resolution)
                          ) -> int:
     "How many 2x upsampling stages `SRNet` has: log2(N) + 1 for packed raw input, log2(N) for RGB input."
-    if input_kind not in INPUT_KINDS: raise ValueError(f"input_kind must be one of {sorted(INPUT_KINDS)}, got {input_kind!r}")
+    check_choice('input_kind', input_kind, sorted(INPUT_KINDS))
     if not (isinstance(zoom, int) and zoom >= 1 and zoom & (zoom - 1) == 0):
         raise ValueError(f"zoom must be a power of two >= 1, got {zoom!r}")
     n = int(math.log2(zoom))

@@ -8,17 +8,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-# %% auto #0
-__all__ = ['check_grid', 'uniform_grid', 'normalized_to_index', 'index_to_normalized', 'box_to_normalized', 'normalized_to_box',
-           'resample', 'plot_grid']
+from ..checks import check_hw
 
-# %% ../../nbs/10_zoom.grids.ipynb #bd99634b
-def _hw(size, name="size") -> tuple[int, int]:
-    "Validate an `(h, w)` pair of positive integers and return it as a tuple."
-    try: h, w = (int(s) for s in size)
-    except (TypeError, ValueError): raise ValueError(f"{name} must be a pair (h, w) of integers, got {size!r}")
-    if h < 1 or w < 1: raise ValueError(f"{name} must be at least 1 x 1, got {(h, w)}")
-    return h, w
+# %% auto #0
+__all__ = ['check_grid', 'uniform_grid', 'check_separable', 'normalized_to_index', 'index_to_normalized', 'box_to_normalized',
+           'normalized_to_box', 'resample', 'plot_grid']
 
 # %% ../../nbs/10_zoom.grids.ipynb #14f87d4e
 def check_grid(grid: torch.Tensor, # a sampling grid `(B, h, w, 2)`
@@ -42,11 +36,22 @@ def uniform_grid(hw: tuple[int, int], # the grid size (h, w)
                  dtype=torch.float32, # floating-point dtype
                 ) -> torch.Tensor:
     "The identity sampling grid `Grid(h, w)` as a `(B, h, w, 2)` tensor in `[-1, 1]`, channel 0 = x."
-    h, w = _hw(hw, "hw")
+    h, w = check_hw("hw", hw)
     ys = torch.linspace(-1, 1, h, device=device, dtype=dtype)
     xs = torch.linspace(-1, 1, w, device=device, dtype=dtype)
     grid = torch.stack(torch.meshgrid(xs, ys, indexing='xy'), dim=-1)
     return grid.unsqueeze(0).expand(batch, h, w, 2).contiguous()
+
+# %% ../../nbs/10_zoom.grids.ipynb #540d0b20
+def check_separable(grid: torch.Tensor, # a forward grid (B, h, w, 2)
+                    name: str = "grid", # what to call it in error messages
+                    atol: float = 1e-6, # how far x may vary down a column, or y along a row
+                   ) -> torch.Tensor:
+    "Check that `grid` is separable (x depends on the column only, y on the row only); return it."
+    gx, gy = grid[:, :1, :, 0], grid[:, :, :1, 1]
+    if (grid[..., 0] - gx).abs().max() > atol or (grid[..., 1] - gy).abs().max() > atol:
+        raise ValueError(f"{name} is not separable (x varies down a column or y along a row): use separable=False")
+    return grid
 
 # %% ../../nbs/10_zoom.grids.ipynb #3de823a3
 def normalized_to_index(coords: torch.Tensor, # normalised coordinates in [-1, 1]

@@ -11,6 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..checks import check_hw, check_int, check_number, check_positive
+
 # %% auto #0
 __all__ = ['kde_saliency', 'dataset_saliency', 'jitter_boxes', 'adaptive_saliency', 'LearnedKDESaliency', 'boundary_saliency',
            'dataset_boundary_saliency', 'check_saliency']
@@ -18,34 +20,12 @@ __all__ = ['kde_saliency', 'dataset_saliency', 'jitter_boxes', 'adaptive_salienc
 # %% ../../nbs/11_zoom.saliency.ipynb #21debd50
 _MIN_BOX_SIZE = 1e-3  # px: degenerate (zero-width/height) boxes are widened to this so the kernel stays finite
 
-def _check_image_hw(image_hw) -> tuple[float, float]:
-    "Validate an image size (H, W) in pixels; return it as two floats."
-    try: H, W = (float(v) for v in image_hw)
-    except (TypeError, ValueError): raise ValueError(f"image_hw must be a pair (H, W) of numbers, got {image_hw!r}") from None
-    if not (math.isfinite(H) and math.isfinite(W) and H > 0 and W > 0):
-        raise ValueError(f"image_hw must be positive and finite, got {image_hw!r}")
-    return H, W
-
-def _check_grid_hw(grid_hw) -> tuple[int, int]:
-    "Validate a saliency grid size (h, w): integers, at least 2x2; return two ints."
-    try: h, w = grid_hw; hi, wi = int(h), int(w)
-    except (TypeError, ValueError): raise ValueError(f"grid_hw must be a pair (h, w) of integers, got {grid_hw!r}") from None
-    if hi != h or wi != w: raise ValueError(f"grid_hw must be integers, got {grid_hw!r}")
-    if hi <= 0 or wi <= 0: raise ValueError(f"grid_hw must be positive, got {grid_hw!r}")
-    if hi < 2 or wi < 2: raise ValueError(f"grid_hw={grid_hw!r} is smaller than 2x2")
-    return hi, wi
-
-def _check_positive(v, name: str) -> Tensor:
-    "Validate a positive finite scalar (Python number or one-element tensor); return a float32 tensor (grad kept)."
-    if isinstance(v, Tensor):
-        if v.numel() != 1: raise ValueError(f"{name} must be a scalar, got a tensor of shape {tuple(v.shape)}")
-        t = v.reshape(()).to(torch.float32)
-    else:
-        try: t = torch.tensor(float(v), dtype=torch.float32)
-        except (TypeError, ValueError): raise ValueError(f"{name} must be a number, got {v!r}") from None
-    val = float(t.detach())
-    if not math.isfinite(val) or val <= 0: raise ValueError(f"{name} must be > 0 and finite, got {val}")
-    return t
+def _positive_scalar(v, name: str) -> Tensor:
+    "`check_positive` for a number or a one-element tensor; a float32 0-dim tensor (a tensor keeps its gradient)."
+    if not isinstance(v, Tensor): return torch.tensor(check_positive(name, v), dtype=torch.float32)
+    if v.numel() != 1: raise ValueError(f"{name} must be a scalar, got a tensor of shape {tuple(v.shape)}")
+    check_positive(name, float(v.detach()))
+    return v.reshape(()).to(torch.float32)
 
 def _check_boxes(boxes, image_hw: tuple[float, float], name: str = 'boxes') -> Tensor:
     "Validate one image's boxes (N, 4) x1, y1, x2, y2; return them as float32, not yet clamped."
@@ -101,16 +81,17 @@ def _kde_sum(b: Tensor, x: Tensor, y: Tensor, amplitude: Tensor, bandwidth: Tens
 
 def _kde_setup(image_hw, grid_hw, amplitude, bandwidth, device):
     "Shared validation and grid set-up for the KDE functions."
-    H, W = _check_image_hw(image_hw)
-    h, w = _check_grid_hw(grid_hw)
-    a = _check_positive(amplitude, 'amplitude').to(device)
-    bw = _check_positive(bandwidth, 'bandwidth').to(device)
+    H, W = check_hw('image_hw', image_hw)
+    h, w = check_hw('grid_hw', grid_hw, lo=2)
+    a = _positive_scalar(amplitude, 'amplitude').to(device)
+    bw = _positive_scalar(bandwidth, 'bandwidth').to(device)
     x = torch.linspace(0, W, w, dtype=torch.float32, device=device)
     y = torch.linspace(0, H, h, dtype=torch.float32, device=device)
     floor = 1.0 / (2 * (min(h, w) - 1) + 1) ** 2
     return (H, W), (h, w), a, bw, x, y, floor
 
 def _device_of(boxes: list) -> torch.device:
+    "The device of the first tensor among `boxes` (CPU if none is a tensor)."
     for b in boxes:
         if isinstance(b, Tensor): return b.device
     return torch.device('cpu')
@@ -147,8 +128,7 @@ def dataset_saliency(
     "Fixed saliency: the KDE over all boxes of a dataset (every box weighs the same), computed in bounded memory."
     if isinstance(boxes_per_image, Tensor) and boxes_per_image.ndim == 2:
         raise ValueError("boxes_per_image must be an iterable of (N_i, 4) tensors, one per image; got one (N, 4) tensor")
-    if int(chunk_size) < 1: raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    chunk_size = int(chunk_size)
+    chunk_size = check_int('chunk_size', chunk_size, lo=1)
     acc, buf, nbuf, setup = None, [], 0, None
     def flush():
         nonlocal acc, buf, nbuf
@@ -179,13 +159,8 @@ def jitter_boxes(
     generator:torch.Generator|None=None, # random source (seed it for reproducible jitter); None: torch's global one
 ) -> Tensor: # (N, 4) float32 jittered boxes, clamped to the image
     "Translate each box by one unbiased Gaussian (dx, dy) draw, clamp to the image; boxes that would leave it stay put."
-    hw = _check_image_hw(image_hw)
-    sig = []
-    for v, name in ((sigma_x, 'sigma_x'), (sigma_y, 'sigma_y')):
-        try: v = float(v)
-        except (TypeError, ValueError): raise ValueError(f"{name} must be a number, got {v!r}") from None
-        if not math.isfinite(v) or v < 0: raise ValueError(f"{name} must be >= 0 and finite, got {v}")
-        sig.append(v)
+    hw = check_hw('image_hw', image_hw)
+    sig = [check_number('sigma_x', sigma_x, lo=0), check_number('sigma_y', sigma_y, lo=0)]
     b = _check_boxes(boxes, hw, 'boxes')
     if isinstance(boxes, Tensor): b = b.to(boxes.device)
     gdev = generator.device if generator is not None else torch.device('cpu')
@@ -213,7 +188,7 @@ def adaptive_saliency(
     else:
         try: sx, sy = jitter
         except (TypeError, ValueError): raise ValueError(f"jitter must be a bool or a pair (sigma_x, sigma_y), got {jitter!r}") from None
-    hw = _check_image_hw(image_hw)
+    hw = check_hw('image_hw', image_hw)
     for i, b in enumerate(prev_boxes): _check_boxes(b, hw, f'prev_boxes[{i}] (image {i})')
     jittered = [jitter_boxes(b, hw, sx, sy, generator) for b in prev_boxes]
     return kde_saliency(jittered, image_hw, grid_hw, amplitude, bandwidth)
@@ -228,8 +203,8 @@ class LearnedKDESaliency(nn.Module):
                  bandwidth=64.0, # initial bandwidth b > 0
                 ):
         super().__init__()
-        self.image_hw, self.grid_hw = _check_image_hw(image_hw), _check_grid_hw(grid_hw)
-        a, b = float(_check_positive(amplitude, 'amplitude')), float(_check_positive(bandwidth, 'bandwidth'))
+        self.image_hw, self.grid_hw = check_hw('image_hw', image_hw), check_hw('grid_hw', grid_hw, lo=2)
+        a, b = float(_positive_scalar(amplitude, 'amplitude')), float(_positive_scalar(bandwidth, 'bandwidth'))
         self.log_amplitude = nn.Parameter(torch.tensor(math.log(a), dtype=torch.float32))
         self.log_bandwidth = nn.Parameter(torch.tensor(math.log(b), dtype=torch.float32))
 
@@ -260,13 +235,8 @@ def _boundary_mask(labels: Tensor) -> Tensor:
             edge[src] |= labels[src] != labels[nbr]
     return edge
 
-def _check_values(boundary_value, background_value):
-    bv, bg = float(boundary_value), float(background_value)
-    if not math.isfinite(bv) or bv < 0: raise ValueError(f"boundary_value must be >= 0 and finite, got {bv}")
-    if not math.isfinite(bg) or bg <= 0: raise ValueError(f"background_value must be > 0 and finite, got {bg}")
-    return bv, bg
-
 def _boundary_saliency(labels, grid_hw, bv: float, bg: float, name: str) -> Tensor:
+    "Boundary saliency (B, 1, h, w) of the integer label maps `labels` (B, H, W), checked and called `name` in errors."
     if not isinstance(labels, Tensor): raise ValueError(f"{name} must be an integer tensor (B, H, W), got {type(labels).__name__}")
     if labels.ndim != 3: raise ValueError(f"{name} must have shape (B, H, W), got {tuple(labels.shape)}")
     if labels.is_floating_point() or labels.is_complex(): raise ValueError(f"{name} must be an integer label map, got dtype {labels.dtype}")
@@ -282,8 +252,8 @@ def boundary_saliency(
     background_value=1.0, # intensity of the other pixels (A.6: 1), > 0
 ) -> Tensor: # (B, 1, h, w) float32, not normalised
     "Semantic-boundary saliency (A.6): 200 where a pixel differs from one of its 8 neighbours, else 1, average-pooled."
-    grid_hw = _check_grid_hw(grid_hw)
-    bv, bg = _check_values(boundary_value, background_value)
+    grid_hw = check_hw('grid_hw', grid_hw, lo=2)
+    bv, bg = check_number('boundary_value', boundary_value, lo=0), check_positive('background_value', background_value)
     return _boundary_saliency(labels, grid_hw, bv, bg, 'labels')
 
 def dataset_boundary_saliency(
@@ -293,8 +263,8 @@ def dataset_boundary_saliency(
     background_value=1.0, # intensity of the other pixels (A.6: 1), > 0
 ) -> Tensor: # (1, 1, h, w) float32: the mean of the maps' boundary saliencies
     "Fixed segmentation saliency: the mean boundary saliency over a dataset's label maps, in bounded memory."
-    grid_hw = _check_grid_hw(grid_hw)
-    bv, bg = _check_values(boundary_value, background_value)
+    grid_hw = check_hw('grid_hw', grid_hw, lo=2)
+    bv, bg = check_number('boundary_value', boundary_value, lo=0), check_positive('background_value', background_value)
     if isinstance(label_maps, Tensor) and label_maps.ndim == 2: label_maps = [label_maps]
     acc, count = None, 0
     for i, lab in enumerate(label_maps):
