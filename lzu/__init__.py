@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/02_api.ipynb #21666000
+# %% ../nbs/02_api.ipynb #c7ff4f99
 _TOP_LEVEL = {'LZU': 'lzu.zoom.wrapper', 'saliency_to_grid': 'lzu.zoom.warps',
               'kde_saliency': 'lzu.zoom.saliency', 'invert_grid': 'lzu.zoom.inversion', 'CoBiLoss': 'lzu.sr.contextual',
               'SRNet': 'lzu.sr.net', 'read_raw': 'lzu.raw.io'}
