@@ -12,10 +12,10 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['NOTEBOOK_STAGES', 'FOREACH', 'GENERATED', 'GENERATORS', 'REPLACED_WHOLE', 'PROFILE_SKIP', 'load_params',
-           'stage_parameters', 'merge_profile', 'profile_params', 'prepare_profile', 'tree_manifest',
-           'ensure_generated', 'markdown_table', 'write_table', 'save_figure', 'current_results', 'import_papermill',
-           'run_notebook', 'results_index', 'main']
+__all__ = ['NOTEBOOK_STAGES', 'FOREACH', 'GENERATED', 'GENERATORS', 'REPLACED_WHOLE', 'PROFILE_SKIP', 'EFFECT_SOURCES',
+           'load_params', 'stage_parameters', 'merge_profile', 'profile_params', 'prepare_profile', 'tree_manifest',
+           'ensure_generated', 'markdown_table', 'write_table', 'save_figure', 'current_results', 'collect_effects',
+           'write_effects', 'import_papermill', 'run_notebook', 'results_index', 'main']
 
 # %% ../nbs/91_pipeline.ipynb #9c199d4b
 # stage -> (its papermill notebook, the generated datasets it reads)
@@ -229,6 +229,43 @@ def current_results(folder: str | Path, # holds one `<item>.json` per trained mo
     if set(found) - set(keep): print(f"NOTE: left out {sorted(set(found) - set(keep))}: another profile's, or not in params.yaml {section}")
     return keep
 
+# %% ../nbs/91_pipeline.ipynb #f0963d2e
+# paper -> the file (under results/) in which its tables stage writes its claims
+EFFECT_SOURCES = {'Learning to Zoom and Unzoom': 'metrics/lzu_effects.json', 'Zoom to Learn, Learn to Zoom': 'metrics/zoomlearn_effects.json'}
+_EFFECT_KEYS = ('claim', 'metric', 'ours', 'paper', 'ci95', 'holds')
+
+def collect_effects(results: str | Path = 'results', # the results folder
+                   ) -> list[dict]:
+    "Every claim of the sources in `EFFECT_SOURCES` that exist, each record with its paper, data and profile."
+    out = []
+    for paper, rel in EFFECT_SOURCES.items():
+        path = Path(results) / rel
+        if not path.exists(): continue
+        src = json.loads(path.read_text())
+        for k in ('profile', 'data', 'effects'):
+            if k not in src: raise ValueError(f"{path} has no {k!r}: a claims file is {{'profile', 'data', 'effects': [records]}}")
+        for r in src['effects']:
+            missing = [k for k in _EFFECT_KEYS if k not in r]
+            if missing: raise ValueError(f"{path}: the claim {r.get('claim')!r} lacks {missing}")
+            out.append({**r, 'source': paper, 'data': src['data'], 'profile': src['profile']})
+    if not out: raise FileNotFoundError(f"no claims files under {results}: run the tables stages first ({sorted(EFFECT_SOURCES.values())})")
+    return out
+
+def write_effects(results: str | Path = 'results', # the results folder
+                 ) -> list[dict]:
+    "`metrics/effects.json` (all claims) and `tables/effects.md` (one row per claim), from `collect_effects`."
+    import pandas as pd
+    recs = collect_effects(results)
+    write_json(Path(results) / 'metrics' / 'effects.json', recs)
+    df = pd.DataFrame([{'paper': r['source'], 'claim': r['claim'], 'metric': r['metric'], 'ours': r['ours'],
+                        '95% CI': f"[{r['ci95'][0]:.3g}, {r['ci95'][1]:.3g}]", 'paper effect': r['paper'],
+                        'holds': 'yes' if r['holds'] else 'NO', 'data': r['data'], 'units': r.get('units', '')} for r in recs])
+    profiles = sorted({r['profile'] for r in recs})
+    write_table(df, Path(results) / 'tables' / 'effects', "Every claim checked, with its 95 % interval",
+                f"Profile: `{', '.join(profiles)}`. `ours`: the measured difference the claim says is positive; "
+                "it holds when the whole interval is above zero.", floatfmt='.3g')
+    return recs
+
 # %% ../nbs/91_pipeline.ipynb #8e1f4707
 def import_papermill():
     "papermill, imported without `rfc3987_syntax`: it compiles a Lark grammar at import (2 s of every stage's start)."
@@ -306,7 +343,7 @@ def results_index(dvc_yaml: str | Path = 'dvc.yaml', # the pipeline definition
 def main(argv: list[str] | None = None):
     "Command line: `python -m lzu.pipeline STAGE [--item ITEM] [--params params.yaml] [--results results]`, or `python -m lzu.pipeline profile NAME`."
     ap = argparse.ArgumentParser(prog='python -m lzu.pipeline', description=main.__doc__)
-    ap.add_argument('stage', choices=sorted([*NOTEBOOK_STAGES, *GENERATED, 'bench_zoom', 'bench_cobi', 'results_index', 'profile']))
+    ap.add_argument('stage', choices=sorted([*NOTEBOOK_STAGES, *GENERATED, 'bench_zoom', 'bench_cobi', 'results_index', 'effects', 'profile']))
     ap.add_argument('name', nargs='?', default=None, help="with `profile`: the profile whose workspace to prepare (its path is printed)")
     ap.add_argument('--item', default=None, help="the item of a foreach stage")
     ap.add_argument('--params', default='params.yaml'); ap.add_argument('--results', default='results')
@@ -314,6 +351,7 @@ def main(argv: list[str] | None = None):
     if a.stage == 'profile':
         if not a.name: ap.error("profile needs a NAME (a file of profiles/ without .yaml)")
         return print(prepare_profile(a.name))
+    if a.stage == 'effects': return write_effects(a.results) and None
     if a.stage == 'results_index':
         from lzu.files import write_text
         return write_text(Path(a.results, 'README.md'), results_index(params=a.params))

@@ -12,7 +12,7 @@ import numpy as np
 from .checks import check_int, check_number
 
 # %% auto #0
-__all__ = ['mean_difference_ci', 'paired_bootstrap_ci', 'seed_ci', 'effect_record']
+__all__ = ['mean_difference_ci', 'paired_bootstrap_ci', 'seed_ci', 'effect_record', 'paired_effect']
 
 # %% ../nbs/03_stats.ipynb #f9a63b0d
 def _scores(name: str, v) -> np.ndarray:
@@ -81,12 +81,27 @@ def effect_record(claim: str, # what the claim says, in a sentence (e.g. 'fixed 
                   ours: float, # the measured effect: positive when the claim holds
                   ci95: tuple[float, float], # its 95 % interval
                   paper: float | None = None, # the paper's own effect, where it reports one
+                  units: str | None = None, # what the interval resamples, e.g. '12 test pairs (paired bootstrap)'
                  ) -> dict:
-    "One entry of `results/metrics/effects.json`: `{claim, metric, ours, paper, ci95, holds}` (`holds`: the interval excludes zero on the positive side)."
+    "One entry of `results/metrics/effects.json`: `{claim, metric, ours, paper, ci95, holds[, units]}` (`holds`: the interval excludes zero on the positive side)."
     if not isinstance(claim, str) or not claim.strip(): raise ValueError(f"claim must be a non-empty sentence, got {claim!r}")
     if not isinstance(metric, str) or not metric.strip(): raise ValueError(f"metric must be a non-empty name, got {metric!r}")
     ours = check_number('ours', ours)
     try: lo, hi = (check_number('ci95', v) for v in ci95)
     except TypeError: raise ValueError(f"ci95 must be a pair (lo, hi), got {ci95!r}") from None
     if lo > hi: raise ValueError(f"ci95 must be (lo, hi) with lo <= hi, got {ci95!r}")
-    return dict(claim=claim, metric=metric, ours=ours, paper=check_number('paper', paper, allow_none=True), ci95=[lo, hi], holds=lo > 0)
+    rec = dict(claim=claim, metric=metric, ours=ours, paper=check_number('paper', paper, allow_none=True), ci95=[lo, hi], holds=lo > 0)
+    if units is not None: rec['units'] = str(units)
+    return rec
+
+def paired_effect(claim: str, # what the claim says, in a sentence
+                  metric: str, # the metric of the per-unit scores
+                  ours, # per-unit scores of the method the claim favours (higher is better: negate a lower-is-better metric)
+                  baseline, # the other method's scores on the same units, in the same order
+                  paper: float | None = None, # the paper's own effect, where it reports one
+                  unit: str = 'test pairs', # what a unit is, for the record
+                  seed: int = 0, # the resampling's seed
+                 ) -> dict:
+    "`effect_record` of the mean paired difference of per-unit scores, with its paired bootstrap interval (`mean_difference_ci`)."
+    d, lo, hi = mean_difference_ci(ours, baseline, seed=seed)
+    return effect_record(claim, metric, d, (lo, hi), paper, units=f"{len(ours)} {unit} (paired bootstrap)")

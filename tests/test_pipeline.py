@@ -145,7 +145,7 @@ def test_results_index_is_current():
 
 # the library module each stage without an experiment notebook runs (the notebook stages: what their notebook imports)
 STAGE_MODULES = {"bench_zoom": {"lzu.bench"}, "bench_cobi": {"lzu.bench"}, "synthetic_srraw": {"lzu.raw.synthetic"},
-                 "synthetic_scenes": {"lzu.perception.synthetic"}, "results_index": set()}
+                 "synthetic_scenes": {"lzu.perception.synthetic"}, "results_index": set(), "effects": set()}
 
 
 def _notebook_imports(path: Path) -> set:

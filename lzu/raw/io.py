@@ -23,7 +23,7 @@ from ..files import atomic_save
 # %% auto #0
 __all__ = ['CFA_ORDERS', 'PACKED_CHANNELS', 'CFA_SITES', 'SRGB_TO_XYZ', 'XYZ_TO_SRGB', 'bayer_cfa', 'RawReadError', 'RawImage',
            'read_raw', 'pack_mosaic', 'pack', 'unpack', 'mosaic', 'write_dng', 'srgb_gamma', 'srgb_to_linear',
-           'demosaic', 'isp']
+           'demosaic', 'isp', 'demosaic_bilinear', 'isp_torch']
 
 # %% ../../nbs/20_raw.io.ipynb #0605553d
 CFA_ORDERS = ('RGGB', 'GRBG', 'GBRG', 'BGGR')
@@ -391,4 +391,42 @@ def isp(packed: np.ndarray, # (4, h, w) packed raw, channels R, G1, B, G2
     if color_matrix is not None:
         rgb = (np.asarray(color_matrix, dtype=np.float32) @ rgb.reshape(3, -1)).reshape(rgb.shape)
     rgb = np.clip(rgb, 0, 1).astype(np.float32)
+    return srgb_gamma(rgb) if gamma else rgb
+
+# %% ../../nbs/20_raw.io.ipynb #d467562d
+def demosaic_bilinear(packed, # (B, 4, h, w) torch tensor, channels R, G1, B, G2
+                     ):
+    "Linear camera RGB (B, 3, 2h, 2w) from packed raw by bilinear demosaicing (torch, differentiable, any device)."
+    import torch
+    import torch.nn.functional as F
+    if not isinstance(packed, torch.Tensor) or packed.ndim != 4 or packed.shape[1] != 4:
+        raise ValueError(f"packed must be a (B, 4, h, w) torch tensor, got {getattr(packed, 'shape', type(packed).__name__)}")
+    m = unpack(packed, 'RGGB')  # (B, 2h, 2w)
+    H, W = m.shape[-2:]
+    mask = m.new_zeros(3, H, W)
+    for c, (i, j) in zip((0, 1, 2, 1), CFA_SITES['RGGB']): mask[c, i::2, j::2] = 1
+    g = m.new_tensor([[0, 1, 0], [1, 4, 1], [0, 1, 0]]) / 4
+    rb = m.new_tensor([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 4
+    k = torch.stack([rb, g, rb])[:, None]
+    x = F.pad(m[:, None] * mask, (1, 1, 1, 1), mode='reflect') if min(H, W) > 1 else F.pad(m[:, None] * mask, (1, 1, 1, 1))
+    return F.conv2d(x, k, groups=3)
+
+def isp_torch(packed, # (B, 4, h, w) packed raw (torch), channels R, G1, B, G2
+              wb=None, # (3,) or (B, 3) white balance gains (R, G, B); None for none
+              color_matrix=None, # (3, 3) or (B, 3, 3) white-balanced camera RGB -> linear sRGB; None for none
+              gamma: bool = True, # apply the sRGB transfer function
+             ):
+    "`isp` in torch: bilinear demosaic, clip, white balance, colour matrix, clip, sRGB gamma: (B, 3, 2h, 2w) in [0, 1]."
+    import torch
+    rgb = demosaic_bilinear(packed).clamp(0, 1)
+    B = rgb.shape[0]
+    if wb is not None:
+        g = torch.as_tensor(wb, dtype=rgb.dtype, device=rgb.device)
+        if g.shape not in ((3,), (B, 3)): raise ValueError(f"wb must have shape (3,) or ({B}, 3), got {tuple(g.shape)}")
+        rgb = rgb * g.reshape(-1, 3, 1, 1)
+    if color_matrix is not None:
+        M = torch.as_tensor(color_matrix, dtype=rgb.dtype, device=rgb.device)
+        if M.shape not in ((3, 3), (B, 3, 3)): raise ValueError(f"color_matrix must have shape (3, 3) or ({B}, 3, 3), got {tuple(M.shape)}")
+        rgb = torch.einsum('...ij,bjhw->bihw', M, rgb) if M.ndim == 2 else torch.einsum('bij,bjhw->bihw', M, rgb)
+    rgb = rgb.clamp(0, 1)
     return srgb_gamma(rgb) if gamma else rgb

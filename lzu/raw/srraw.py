@@ -515,7 +515,7 @@ def valid_box(al: PairAlignment, # a pair's alignment
     return int(y0), int(x0), int(max(y0, y1)), int(max(x0, x1))
 
 class SRRawDataset(torch.utils.data.Dataset):
-    "SR-Raw input/target patches for one split and zoom factor: dict(input, target, wb, name) per item."
+    "SR-Raw input/target patches for one split and zoom factor: dict(input, target, wb, name[, color_matrix]) per item."
     def __init__(self,
                  root, # the SR-Raw root (`scan_srraw`'s layout)
                  split: str = 'train', # 'train' | 'val' | 'test' | 'all'
@@ -532,12 +532,14 @@ class SRRawDataset(torch.utils.data.Dataset):
                  memory_cache: int = 2, # decoded pairs kept in memory
                  strict: bool = True, # `scan_srraw`'s strictness
                  align_kw: dict | None = None, # `align_pair`'s parameters (ecc_max_side, min_cc, ...)
+                 with_png: bool = False, # raw mode: also serve the input frame's JPG over the same sensor pixels ('png')
                 ):
         self.split, self.mode = check_choice('split', split, SPLITS + ('all',)), check_choice('mode', mode, ('raw', 'png'))
         self.root, self.zoom = Path(root), check_int('zoom', zoom, 2)
         self.patch = None if patch is None else check_int('patch', patch, 1)
         self.seed, self.epoch, self.repeat, self.align = check_int('seed', seed), 0, check_int('repeat', repeat, 1), bool(align)
         self.cache_dir, self.align_kw, self.memory_cache = cache_dir, dict(align_kw or {}), check_int('memory_cache', memory_cache, 0)
+        self.with_png = bool(with_png) and mode == 'raw'   # png mode: the input is the JPG already
         self.random_crop = (split == 'train') if random_crop is None else bool(random_crop)
         focal_cache = _cache_root(cache_dir)
         self.all_sequences = scan_srraw(root, cache_dir=focal_cache, strict=strict)
@@ -586,7 +588,9 @@ class SRRawDataset(torch.utils.data.Dataset):
         if self.mode == 'raw':  # the raw is needed anyway: hand it to the alignment (used on a cache miss)
             raw = read_raw(in_raw)
             y0, x0, h, w = self.alignment(k, raw=raw).crop
-            d = dict(input=np.ascontiguousarray(pack(raw)[:, y0:y0 + h, x0:x0 + w]))
+            cm = raw.color_matrix if raw.color_matrix is not None else np.eye(3, dtype=np.float32)
+            d = dict(input=np.ascontiguousarray(pack(raw)[:, y0:y0 + h, x0:x0 + w]), color_matrix=np.asarray(cm, np.float32))
+            if self.with_png: d['png'] = read_jpg(in_jpg)
         else:  # png mode reads the raw only on an alignment cache miss
             self.alignment(k)
             d = dict(input=read_jpg(in_jpg))
@@ -612,7 +616,7 @@ class SRRawDataset(torch.utils.data.Dataset):
         return y0 + (y1 - y0 - p) // 2, x0 + (x1 - x0 - p) // 2, p, p
 
     def __getitem__(self, index: int) -> dict:
-        "dict(input, target, wb, name) of item `index` (see the class's description above)."
+        "dict(input, target, wb, name[, color_matrix]) of item `index` (see the class's description above)."
         if not -len(self) <= index < len(self): raise IndexError(f"index {index} out of range for {len(self)} items")
         index = index % len(self)
         k = index % len(self.pairs)
@@ -622,16 +626,19 @@ class SRRawDataset(torch.utils.data.Dataset):
         n = 2 * self.zoom
         M = (_h(al.output_matrix(self.zoom)) @ _h([[1, 0, n * x], [0, 1, n * y]]))[:2]
         target = warp_affine(d['target'], M, (n * h, n * w)).astype(np.float32).transpose(2, 0, 1) / 255
-        if self.mode == 'raw': inp = d['input'][:, y:y + h, x:x + w]
-        else:  # the input JPG over the same sensor pixels
-            (H, W), (Hj, Wj) = al.sensor_hw, d['input'].shape[:2]
+        def jpg_patch(jpg):  # the input frame's JPG over the same sensor pixels
+            (H, W), (Hj, Wj) = al.sensor_hw, jpg.shape[:2]
             sy, sx = jpg_scale((H, W), (Hj, Wj))
             Y, X = 2 * (al.crop[0] + y), 2 * (al.crop[1] + x)
             Mi = [[sx, 0, (Wj - 1) / 2 + sx * (X - (W - 1) / 2)], [0, sy, (Hj - 1) / 2 + sy * (Y - (H - 1) / 2)]]
-            inp = warp_affine(d['input'], Mi, (2 * h, 2 * w)).astype(np.float32).transpose(2, 0, 1) / 255
-        return dict(input=torch.from_numpy(np.ascontiguousarray(inp, dtype=np.float32)),
-                    target=torch.from_numpy(np.ascontiguousarray(target)),
-                    wb=torch.from_numpy(np.asarray(al.wb, np.float32).copy()), name=al.name)
+            return torch.from_numpy(np.ascontiguousarray(warp_affine(jpg, Mi, (2 * h, 2 * w)).astype(np.float32).transpose(2, 0, 1) / 255))
+        inp = torch.from_numpy(np.ascontiguousarray(d['input'][:, y:y + h, x:x + w], dtype=np.float32)) if self.mode == 'raw' else jpg_patch(d['input'])
+        out = dict(input=inp,
+                   target=torch.from_numpy(np.ascontiguousarray(target)),
+                   wb=torch.from_numpy(np.asarray(al.wb, np.float32).copy()), name=al.name)
+        if self.mode == 'raw': out['color_matrix'] = torch.from_numpy(d['color_matrix'].copy())  # the raw's camera -> sRGB matrix (identity if unknown)
+        if self.with_png: out['png'] = jpg_patch(d['png'])
+        return out
 
 # %% ../../nbs/21_raw.srraw.ipynb #542c1aad
 def find_edge(lum: np.ndarray, # (H, W) luminance

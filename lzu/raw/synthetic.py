@@ -23,11 +23,12 @@ from .io import CFA_ORDERS, isp, mosaic, srgb_gamma, srgb_to_linear, unpack, wri
 # %% auto #0
 __all__ = ['FOCAL_LENGTHS', 'FRAME_NAMES', 'DEFAULT_SENSOR_HW', 'DEFAULT_N_SEQUENCES', 'BLACK_LEVEL', 'WHITE_LEVEL', 'BITS',
            'ISO_CHOICES', 'EXPOSURE_TIMES', 'SYN_RAW_SIGMA_RANGE', 'CAMERA_MATRIX', 'PHOTOS', 'TEXTURES',
-           'ELEMENT_KINDS', 'GRATINGS', 'scene_source', 'Element', 'Scene', 'make_scene', 'illumination',
+           'ELEMENT_KINDS', 'GRATINGS', 'NR_STRENGTH', 'scene_source', 'Element', 'Scene', 'make_scene', 'illumination',
            'render_scene', 'ideal_canvas_from_pixel', 'random_misalignment', 'pair_homography', 'render_irradiance',
-           'SyntheticSensor', 'make_sensor', 'camera_mosaic', 'as_shot_wb', 'sensor_readout', 'SyntheticSequence',
-           'generate_sequence', 'write_sequence', 'load_meta', 'as_homography', 'apply_homography', 'warp_homography',
-           'crop_homography', 'warp_frame', 'generate_srraw', 'syn_raw_from_rgb', 'main']
+           'SyntheticSensor', 'make_sensor', 'camera_mosaic', 'as_shot_wb', 'sensor_readout', 'noise_sigma_8bit',
+           'camera_rgb', 'SyntheticSequence', 'generate_sequence', 'write_sequence', 'load_meta', 'as_homography',
+           'apply_homography', 'warp_homography', 'crop_homography', 'warp_frame', 'generate_srraw', 'syn_raw_from_rgb',
+           'main']
 
 # %% ../../nbs/22_raw.synthetic.ipynb #f1b6998b
 FOCAL_LENGTHS = (240, 150, 100, 70, 50, 35, 24)  # mm, frames 00001..00007 (Sony FE 24-240 mm like SR-Raw)
@@ -481,6 +482,39 @@ def sensor_readout(clean: np.ndarray, # (H, W) noise-free normalised mosaic (`ca
     if prnu: dn = dn + sensor.column_offset[None, :]
     return np.clip(np.round(dn), 0, sensor.white_level).astype(np.uint16)
 
+# %% ../../nbs/22_raw.synthetic.ipynb #fd24283e
+NR_STRENGTH = 2.0  # the in-camera noise reduction's h, in units of the mid-grey noise std (`noise_sigma_8bit`)
+
+def noise_sigma_8bit(sensor: SyntheticSensor, # the camera
+                     iso: float, # the frame's ISO speed
+                     level: float = 0.18, # the normalised raw level (0 = black, 1 = white)
+                    ) -> float:
+    "Std of a raw value at `level` (shot + read noise of `sensor_readout`), in sRGB 8-bit levels at that level."
+    iso = check_number('iso', iso, 0, lo_open=True); level = check_number('level', level, 0, 1, lo_open=True)
+    span = sensor.white_level - sensor.black_level
+    q = sensor.full_well * 100 / iso  # electrons at the white level
+    s = math.sqrt(level * q * (span / q) ** 2 + (sensor.read_noise_e * span / q) ** 2 + sensor.read_noise_dn ** 2) / span
+    slope = (float(srgb_gamma(np.float32(level + 1e-3))) - float(srgb_gamma(np.float32(level - 1e-3)))) / 2e-3  # d sRGB / d linear
+    return 255 * s * slope
+
+def camera_rgb(raw: np.ndarray, # (H, W) uint16 readout in DN (`sensor_readout`)
+               sensor: SyntheticSensor, # the camera
+               wb: np.ndarray, # (3,) the as-shot white balance (`as_shot_wb`)
+               iso: float, # the frame's ISO (sets the noise reduction's strength)
+               nr: float = NR_STRENGTH, # noise-reduction strength (0: none)
+              ) -> np.ndarray:
+    "The camera's 8-bit sRGB image (H, W, 3) uint8 of a raw frame: black level, `isp`, noise reduction (before JPEG)."
+    raw = np.asarray(raw)
+    if raw.shape != sensor.shape: raise ValueError(f"raw has shape {raw.shape}, the sensor is {sensor.shape}")
+    nr = check_number('nr', nr, 0)
+    x = (raw.astype(np.float32) - sensor.black_level) / (sensor.white_level - sensor.black_level)
+    rgb = isp(_pack(x, sensor.cfa), wb=wb, color_matrix=sensor.color_matrix)
+    u8 = np.ascontiguousarray(np.round(rgb.transpose(1, 2, 0) * 255).astype(np.uint8))
+    if nr > 0:
+        h = nr * noise_sigma_8bit(sensor, iso)
+        u8 = cv2.fastNlMeansDenoisingColored(u8, None, h, 2 * h, 5, 11)
+    return u8
+
 # %% ../../nbs/22_raw.synthetic.ipynb #ec78f49c
 @dataclass
 class SyntheticSequence:
@@ -526,11 +560,10 @@ def generate_sequence(index: int, # sequence number (1-based; the folder name is
     for k, (irr, fr) in enumerate(zip(irrs, frames)):
         clean = camera_mosaic(irr, sensor, st['wb_scene'], st['exposure'] * fr['exposure_gain'] * fr['color_gain'])
         raws.append(sensor_readout(clean, sensor, st['iso'], np.random.default_rng([seed, 3, index, k])))
-        rgb = isp(_pack(clean, sensor.cfa), wb=st['wb_scene'], color_matrix=sensor.color_matrix)
-        rgbs.append(np.ascontiguousarray(np.round(rgb.transpose(1, 2, 0) * 255).astype(np.uint8)))
+        rgbs.append(camera_rgb(raws[-1], sensor, as_shot_wb(sensor, st['wb_scene']), st['iso']))  # the camera's JPG of this readout
     name = f'{index:05d}'
     r6 = lambda a: np.asarray(a, float).round(12).tolist()
-    meta = dict(generator='lzu.raw.synthetic', version=1, sequence=name, seed=seed, index=index,
+    meta = dict(generator='lzu.raw.synthetic', version=2, sequence=name, seed=seed, index=index,
                 sensor_hw=list(hw), focal_lengths=[float(f) for f in focal_lengths],
                 frames=[f'{i:05d}' for i in range(1, len(focal_lengths) + 1)],
                 homographies=[r6(fr['homography']) for fr in frames],
@@ -550,7 +583,7 @@ def generate_sequence(index: int, # sequence number (1-based; the folder name is
                     exposure="noise-free raw = mosaic(exposure * exposure_gain * color_gain * camera RGB / wb_scene)",
                     wb="as-shot gains written to the DNG: they make grey grey after the sensor's crosstalk "
                        "(wb_scene: the same without crosstalk, used for the ground truth)",
-                    ground_truth="JPG = lzu.raw.io.isp(noise-free mosaic, wb, color_matrix), 8-bit, quality 95"))
+                    ground_truth=f"JPG = camera_rgb(the frame's raw readout, wb, iso): black level, lzu.raw.io.isp, non-local-means noise reduction (h = {NR_STRENGTH} x the mid-grey noise std), 8-bit, then JPEG"))
     return SyntheticSequence(name, raws, rgbs, meta)
 
 def write_sequence(seq: SyntheticSequence, # from `generate_sequence`
@@ -682,7 +715,7 @@ def generate_srraw(root, # data set root (created if missing)
                                         "pass overwrite=True (or --overwrite) to replace them")
     root.mkdir(parents=True, exist_ok=True)
     sensor = make_sensor(sensor_hw, seed, cfa)
-    info = dict(generator='lzu.raw.synthetic', version=1, n_sequences=n_sequences, sensor_hw=list(sensor_hw),
+    info = dict(generator='lzu.raw.synthetic', version=2, n_sequences=n_sequences, sensor_hw=list(sensor_hw),
                 seed=seed, misalignment=misalignment, focal_lengths=list(FOCAL_LENGTHS), jpeg_quality=jpeg_quality,
                 sensor=sensor.describe(), layout='<root>/<sequence:05d>/0000{1..7}.{DNG,JPG} + meta.json')
     write_text(root / 'synthetic_srraw.json', json.dumps(info, indent=1))

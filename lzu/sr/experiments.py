@@ -26,12 +26,14 @@ from ..raw.synthetic import syn_raw_from_rgb
 from ..train import TrainConfig, code_version, device_for, seed_everything, train
 
 # %% auto #0
-__all__ = ['INPUT_KINDS', 'LOSSES', 'SRExperiment', 'SynRawInputs', 'sr_dataset', 'build_model', 'build_loss', 'model_input',
-           'sr_forward', 'sr_step', 'train_sr', 'bicubic_zoom', 'unique_matches', 'evaluate_sr', 'summarise']
+__all__ = ['INPUT_KINDS', 'LOSSES', 'BASES', 'SRExperiment', 'SynRawInputs', 'sr_dataset', 'build_model', 'build_loss',
+           'model_input', 'camera_zoom', 'sr_forward', 'sr_step', 'train_sr', 'bicubic_zoom', 'unique_matches',
+           'evaluate_sr', 'summarise']
 
 # %% ../../nbs/33_sr.experiments.ipynb #d2da111d
 INPUT_KINDS = ('raw', 'png', 'syn-raw')
 LOSSES = ('l1', 'cx', 'cobi')
+BASES = ('none', 'camera')
 
 @dataclass
 class SRExperiment:
@@ -55,10 +57,12 @@ class SRExperiment:
     max_positions: int | None = None # positions sampled per map by CX/CoBi (None: all, exact)
     vgg_weights: str = 'auto' # 'imagenet' (required), 'random', or 'auto' (ImageNet when cached, else random)
     repeat: int = 8 # random patches per training pair and epoch
+    base: str = 'none' # 'none': the paper's network; 'camera': it corrects the camera's digital zoom (bicubic of the input frame's JPG)
+    prelu_init: float = 0.0 # SRNet's initial PReLU slopes (official: 0)
 
     def __post_init__(self):
         check_choice('input_kind', self.input_kind, INPUT_KINDS); check_choice('loss', self.loss, LOSSES)
-        check_choice('vgg_weights', self.vgg_weights, ('auto', 'imagenet', 'random')); check_choice('zoom', self.zoom, (2, 4, 8, 16))
+        check_choice('vgg_weights', self.vgg_weights, ('auto', 'imagenet', 'random')); check_choice('base', self.base, BASES); check_choice('zoom', self.zoom, (2, 4, 8, 16))
 
     @property
     def name(self) -> str:
@@ -87,6 +91,7 @@ class SynRawInputs(torch.utils.data.Dataset):
     def set_epoch(self, epoch: int): self.epoch = int(epoch); self.data.set_epoch(epoch)
     def __getitem__(self, index: int) -> dict:
         d = dict(self.data[index])
+        d['png'] = d['input']   # the camera's JPG it was made from (the digital-zoom base of base='camera')
         rgb8 = (d['input'].numpy() * 255).round().clip(0, 255).astype(np.uint8)
         rng = np.random.default_rng([self.seed, self.epoch, int(index) % len(self)])
         d['input'] = torch.from_numpy(syn_raw_from_rgb(rgb8, 'RGGB', rng))
@@ -105,15 +110,18 @@ def sr_dataset(exp: SRExperiment, # the experiment (input kind, zoom, patch, see
     train_inputs = split == 'train'
     mode = 'png' if exp.input_kind == 'png' or (exp.input_kind == 'syn-raw' and train_inputs) else 'raw'
     data = SRRawDataset(root, split, exp.zoom, patch=patch, mode=mode, seed=exp.seed, cache_dir=cache_dir, repeat=repeat,
-                        memory_cache=memory_cache)
+                        memory_cache=memory_cache, with_png=exp.base == 'camera')
     return SynRawInputs(data, exp.seed) if exp.input_kind == 'syn-raw' and train_inputs else data
 
 # %% ../../nbs/33_sr.experiments.ipynb #7d9f45b6
 def build_model(exp: SRExperiment) -> SRNet:
-    "The `SRNet` of the experiment (its input kind, zoom and width), freshly initialised from its seed."
+    "The `SRNet` of the experiment (its input kind, zoom, width, PReLU start), freshly initialised from its seed."
     seed_everything(exp.seed)
-    return SRNet(exp.zoom, 'png' if exp.input_kind == 'png' else 'raw', channels=exp.channels, blocks=exp.blocks,
-                 up_channels=exp.up_channels)
+    net = SRNet(exp.zoom, 'png' if exp.input_kind == 'png' else 'raw', channels=exp.channels, blocks=exp.blocks,
+                up_channels=exp.up_channels, prelu_init=exp.prelu_init)
+    if exp.base == 'camera':   # a correction starts small: the output starts near the digital zoom it corrects
+        with torch.no_grad(): net.tail.weight.mul_(0.1)
+    return net
 
 def build_loss(exp: SRExperiment) -> torch.nn.Module | None:
     "The training loss of the experiment: `None` for L1 (see `sr_step`), else a `CoBiLoss` (CX: spatial weights 0)."
@@ -135,9 +143,18 @@ def model_input(exp: SRExperiment, # the experiment
         return (x * g).clamp(0, 1)
     return x
 
+def camera_zoom(exp: SRExperiment, # the experiment (its zoom and input kind)
+                batch: dict, # a batch: 'png' (raw and syn-raw inputs, `with_png`) or the png 'input'
+               ) -> torch.Tensor:
+    "The camera's digital zoom of a batch: bicubic upsampling of the input frame's JPG (the baseline a `base='camera'` network corrects)."
+    png = batch['input'] if exp.input_kind == 'png' else batch.get('png')
+    if png is None: raise ValueError(f"base='camera' needs the input frame's JPG in the batch ('png'): build the data with sr_dataset (with_png)")
+    return bicubic_zoom(png, exp.zoom)
+
 def sr_forward(model, exp: SRExperiment, batch: dict, training: bool = False) -> torch.Tensor:
-    "The network's output for a batch, in the target's colour space (raw models: the white balance applied)."
+    "The network's output for a batch, in the target's colour space (raw models: the white balance applied; base='camera': the digital zoom plus the network's correction)."
     out = model(model_input(exp, batch['input'], batch['wb'], training))
+    if exp.base == 'camera': return camera_zoom(exp, batch) + out
     return apply_wb(out, batch['wb']) if exp.input_kind == 'raw' else out
 
 def sr_step(exp: SRExperiment, loss_fn):
@@ -216,7 +233,7 @@ def evaluate_sr(model, # a trained network, or None to score the bicubic baselin
                 keep_side: int = 192, # ... their centre crops of this side
                 match_positions: int = 4096, # positions sampled for the unique-match ratio
                 progress: bool = False):
-    "Per-pair scores (psnr, ssim, lpips, shift, unique matches) of a network or of bicubic zoom, and the kept outputs."
+    "Per-pair scores (psnr, ssim, lpips, detail ratio, shift, unique matches) of a network or of bicubic zoom, and the kept outputs."
     device = next(model.parameters()).device if model is not None else torch.device('cpu')
     data = sr_dataset(exp, root, split, cache_dir) if model is not None else \
         SRRawDataset(root, split, exp.zoom, patch=None, mode='png', seed=exp.seed, cache_dir=cache_dir)
@@ -235,7 +252,7 @@ def evaluate_sr(model, # a trained network, or None to score the bicubic baselin
         b = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in b.items()}
         pred = bicubic_zoom(b['input'], exp.zoom) if model is None else sr_forward(model, exp, b).clamp(0, 1)
         m = aligned_metrics(pred[0].cpu(), b['target'][0].cpu(), max_shift=max_shift, use_lpips=use_lpips and ok)
-        row = dict(pair=b['name'][0], psnr=m['psnr'], ssim=m['ssim'], lpips=m['lpips'], shift=list(m['shift']),
+        row = dict(pair=b['name'][0], psnr=m['psnr'], ssim=m['ssim'], lpips=m['lpips'], detail=m.get('detail', math.nan), shift=list(m['shift']),
                    lpips_note=m['note'] if (use_lpips and ok) else (why if use_lpips else 'not requested'))
         if model is not None and exp.loss != 'l1': row.update(unique_matches(exp, pred, b['target'], vgg, match_positions, exp.seed + i))
         rows.append(row)
@@ -245,7 +262,7 @@ def evaluate_sr(model, # a trained network, or None to score the bicubic baselin
 def summarise(rows: list) -> dict:
     "Means of the per-pair scores (NaN-aware for LPIPS), and the number of pairs."
     out = dict(pairs=len(rows))
-    for k in ('psnr', 'ssim', 'lpips', 'unique_matches_rgb', 'unique_matches_rgb_own', 'unique_matches_vgg', 'unique_matches_vgg_own'):
+    for k in ('psnr', 'ssim', 'lpips', 'detail', 'unique_matches_rgb', 'unique_matches_rgb_own', 'unique_matches_vgg', 'unique_matches_vgg_own'):
         v = [r[k] for r in rows if k in r]
         if v: out[k] = float(np.mean(v)) if all(math.isfinite(x) for x in v) else math.nan
     return out

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from skimage.metrics import structural_similarity
 
-from ..checks import check_choice, check_int
+from ..checks import check_choice, check_int, check_number
 
 # %% auto #0
-__all__ = ['ALEXNET_CHECKPOINT', 'LPIPS_MIN_SIZE', 'psnr', 'ssim', 'alexnet_checkpoint', 'lpips_linear_weights',
+__all__ = ['ALEXNET_CHECKPOINT', 'LPIPS_MIN_SIZE', 'psnr', 'ssim', 'detail_ratio', 'alexnet_checkpoint', 'lpips_linear_weights',
            'lpips_available', 'load_lpips', 'lpips_distance', 'shift_overlap', 'best_shift', 'aligned_metrics']
 
 # %% ../../nbs/32_sr.metrics.ipynb #58bd0916
@@ -64,6 +65,32 @@ def ssim(pred, # predicted image(s), (C, H, W) or (B, C, H, W), values in [0, da
     v = [structural_similarity(a.permute(1, 2, 0).numpy(), b.permute(1, 2, 0).numpy(), channel_axis=-1,
                                data_range=data_range, **kw) for a, b in zip(p, t)]
     return _reduce(torch.tensor(v, dtype=torch.float64), reduction)
+
+# %% ../../nbs/32_sr.metrics.ipynb #c938c5b1
+def _gauss_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    "Separable Gaussian blur (reflect padding) of (B, 1, H, W)."
+    r = max(1, int(math.ceil(3 * sigma)))
+    k = torch.exp(-torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) ** 2 / (2 * sigma ** 2)); k = k / k.sum()
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode='reflect'), k.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode='reflect'), k.view(1, 1, -1, 1))
+
+def detail_ratio(pred, # predicted image(s), (3, H, W) or (B, 3, H, W) RGB
+                 target, # ground truth, same shape
+                 sigma: float = 1.5, # the band-pass: luma minus its Gaussian blur of this sigma (pixels)
+                 reduction: str = 'mean', # 'mean' over the batch, or 'none'
+                ):
+    "Fine-detail energy of `pred` relative to `target`: std of band-passed luma, pred / target (1: as sharp; < 1: blurrier)."
+    p, t = _pair(pred, target)
+    if p.shape[1] != 3: raise ValueError(f"detail_ratio needs RGB images, got {p.shape[1]} channels")
+    sigma = check_number('sigma', sigma, 0, lo_open=True)
+    if min(p.shape[-2:]) <= int(math.ceil(3 * sigma)): raise ValueError(f"images of {tuple(p.shape[-2:])} px are too small for sigma={sigma}")
+    w = p.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    def band(x):
+        y = (x * w).sum(1, keepdim=True)
+        return (y - _gauss_blur(y, sigma)).flatten(1).std(1)
+    bt = band(t)
+    if (bt == 0).any(): raise ValueError("target has no fine detail at all (a flat image): detail_ratio is undefined")
+    return _reduce(band(p) / bt, reduction)
 
 # %% ../../nbs/32_sr.metrics.ipynb #1454280e
 ALEXNET_CHECKPOINT = 'alexnet-owt-7be5be79.pth'  # torchvision's ImageNet AlexNet, as cached by torch.hub
@@ -177,12 +204,13 @@ def aligned_metrics(pred, # predicted image, (C, H, W) or (1, C, H, W), values i
                     data_range: float = 1.0, # the dynamic range of the values
                     use_lpips: bool = True, # False: skip LPIPS (NaN, with a note)
                     device='cpu'): # where to run LPIPS
-    "PSNR, SSIM and LPIPS after aligning `pred` to `target` by the best integer shift within `max_shift` (crop to the overlap)."
+    "PSNR, SSIM, LPIPS and `detail_ratio` after aligning `pred` to `target` by the best integer shift within `max_shift` (crop to the overlap)."
     p, t = _pair(pred, target)
     if p.shape[0] != 1: raise ValueError(f"aligned_metrics scores one image at a time, got a batch of {p.shape[0]}")
     dy, dx = best_shift(p, t, max_shift)
     a, b = shift_overlap(p, t, dy, dx)
     out = dict(psnr=psnr(a, b, data_range), ssim=ssim(a, b, data_range), lpips=math.nan, shift=(dy, dx), note=None)
+    if a.shape[-3] == 3 and min(a.shape[-2:]) > 5: out['detail'] = detail_ratio(a, b)   # fine-detail energy vs the target (blur < 1)
     if not use_lpips: out['note'] = 'LPIPS not requested'
     elif min(a.shape[-2:]) < LPIPS_MIN_SIZE: out['note'] = f"LPIPS not computed: the overlap {tuple(a.shape[-2:])} is under {LPIPS_MIN_SIZE} px"
     else:

@@ -59,8 +59,10 @@ class SRNet(nn.Module):
                  channels: int = 64, # body width
                  blocks: int = 16, # residual blocks
                  up_channels: int = 256, # width of the upsampling stages
-                 out_channels: int = 3): # output channels (camera RGB)
+                 out_channels: int = 3, # output channels (camera RGB)
+                 prelu_init: float = 0.0): # the PReLU slopes' initial value (official: 0, i.e. ReLU at the start)
         super().__init__()
+        self.prelu_init = float(prelu_init)
         self.zoom, self.input_kind = zoom, input_kind
         self.stages = num_upsampling_stages(zoom, input_kind)
         self.in_channels = INPUT_KINDS[input_kind] if in_channels is None else in_channels
@@ -77,13 +79,13 @@ class SRNet(nn.Module):
         return 2 ** self.stages
 
     def reset_parameters(self):
-        "Xavier-uniform (transposed) convolution weights and zero biases (the official initialisation); BN 1/0; PReLU 0."
+        "Xavier-uniform (transposed) convolution weights and zero biases (the official initialisation); BN 1/0; PReLU slopes `prelu_init` (official: 0)."
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.xavier_uniform_(m.weight)
                 if m.bias is not None: nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d): m.reset_parameters(); m.reset_running_stats()
-            elif isinstance(m, nn.PReLU): nn.init.zeros_(m.weight)
+            elif isinstance(m, nn.PReLU): nn.init.constant_(m.weight, self.prelu_init)
 
     def forward(self, x: torch.Tensor # (B, in_channels, h, w)
                ) -> torch.Tensor: # (B, out_channels, h * scale, w * scale)
