@@ -30,10 +30,10 @@ from .checks import check_int
 from .files import atomic_save
 
 # %% auto #0
-__all__ = ['RESUME_MAY_DIFFER', 'seed_everything', 'lzu_modules', 'code_version', 'device_for', 'dist_env', 'cleanup_distributed',
-           'init_distributed', 'TrainConfig', 'seed_worker', 'make_loader', 'latest_checkpoint', 'save_checkpoint',
-           'prune_checkpoints', 'remove_stale_temporaries', 'load_checkpoint', 'rng_state', 'set_rng_state',
-           'check_state_dict', 'check_run_config', 'train']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'RESUME_MAY_DIFFER', 'seed_everything', 'lzu_modules', 'code_version', 'device_for',
+           'dist_env', 'cleanup_distributed', 'init_distributed', 'TrainConfig', 'seed_worker', 'make_loader',
+           'latest_checkpoint', 'save_checkpoint', 'prune_checkpoints', 'remove_stale_temporaries', 'load_checkpoint',
+           'rng_state', 'set_rng_state', 'check_state_dict', 'check_run_config', 'lr_factor', 'train']
 
 # %% ../nbs/90_train.ipynb #7170730c
 def seed_everything(seed: int, # the seed for python's `random`, numpy and torch (CPU and all GPUs)
@@ -120,17 +120,23 @@ def init_distributed(device: torch.device, # the device this process trains on (
     return True
 
 # %% ../nbs/90_train.ipynb #a7184f38
+OPTIMIZERS = ('adam', 'adamw')
+SCHEDULES = ('exponential', 'cosine')
+
 @dataclass
 class TrainConfig:
     "Everything `train` needs besides the model, the loss and the data."
     steps: int | None = None # optimizer steps in all (exactly one of `steps` and `epochs`)
     epochs: int | None = None # passes over the data (needs a sized loader)
     batch_size: int = 8 # samples per step *per process*
-    lr: float = 1e-4 # Adam's learning rate (the authors' code: 1e-4; the paper states none)
-    lr_decay: float = 1.0 # `ExponentialLR` gamma (1.0: constant, as the authors' code)
-    lr_decay_every: int = 1 # optimizer steps between two decays
-    betas: tuple[float, float] = (0.9, 0.999) # Adam's betas
-    weight_decay: float = 0.0 # Adam's (L2) weight decay
+    lr: float = 1e-4 # peak learning rate (the authors' code: Adam at 1e-4; the paper states none)
+    lr_decay: float = 1.0 # schedule 'exponential': the factor per `lr_decay_every` steps (1.0: constant, as the authors' code)
+    lr_decay_every: int = 1 # schedule 'exponential': optimizer steps between two decays
+    betas: tuple[float, float] = (0.9, 0.999) # Adam's / AdamW's betas
+    weight_decay: float = 0.0 # weight decay: L2 in the gradient (Adam) or decoupled (AdamW)
+    optimizer: str = 'adam' # 'adam' (torch.optim.Adam) or 'adamw' (torch.optim.AdamW, decoupled weight decay)
+    schedule: str = 'exponential' # 'exponential' (`lr_decay` every `lr_decay_every` steps) or 'cosine' (to 0 at the last step)
+    warmup_steps: int = 0 # linear warm-up from `lr / warmup_steps` to `lr` over the first steps (0: none)
     grad_clip: float | None = None # clip the gradient's global norm to this, if given
     seed: int = 0 # seeds python/numpy/torch (plus the rank) and the data order
     checkpoint_dir: str | None = None # where checkpoints go; `None`: no checkpoints and no resuming
@@ -154,6 +160,9 @@ class TrainConfig:
         if min(self.checkpoint_every, self.keep_checkpoints, self.lr_decay_every, self.log_every) < 1:
             raise ValueError("checkpoint_every, keep_checkpoints, lr_decay_every and log_every must be >= 1")
         if not 0 < self.lr_decay <= 1: raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        if self.optimizer not in OPTIMIZERS: raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES: raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not (isinstance(self.warmup_steps, int) and self.warmup_steps >= 0): raise ValueError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}")
 
 # %% ../nbs/90_train.ipynb #1c1995ad
 def seed_worker(worker_id: int, # the DataLoader worker's index (unused: torch already seeds each worker differently)
@@ -305,6 +314,16 @@ def check_run_config(config: TrainConfig, # the settings of the run about to res
     if diff: raise ValueError(f"{checkpoint_dir} holds the checkpoints of a run with other settings ({'; '.join(diff)}): "
                               "use another checkpoint_dir, or delete this one to train afresh")
 
+# %% ../nbs/90_train.ipynb #43be6e43
+def lr_factor(step: int, # the 0-based optimizer step
+              total: int, # optimizer steps in all
+              config: TrainConfig, # its warmup_steps, schedule, lr_decay, lr_decay_every
+             ) -> float:
+    "The multiple of `config.lr` that optimizer step `step` uses: warm-up times the schedule."
+    warm = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
+    if config.schedule == 'cosine': return warm * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
+    return warm * config.lr_decay ** (step // config.lr_decay_every)
+
 # %% ../nbs/90_train.ipynb #46fc5fd4
 def _to(batch, device: torch.device):
     "Move the tensors in a (nested) batch to `device`."
@@ -336,7 +355,7 @@ def train(model: torch.nn.Module, # the model to train (in place); wrapped in DD
           step_fn: Callable | None = None, # `step_fn(model, batch)` -> loss, or a dict with `'loss'` and other scalars to log
           on_checkpoint: Callable | None = None, # called on rank 0 as `on_checkpoint(path, step)` after each checkpoint
          ) -> dict[str, list]:
-    "Train `model` with Adam under an exponential schedule; return the history (`'loss'`, `'lr'`, any logged scalars per step)."
+    "Train `model` with Adam(W) under a warm-up and an exponential or cosine schedule; return the history (`'loss'`, `'lr'`, any logged scalars per step)."
     if step_fn is None:
         if loss_fn is None: raise ValueError("give a loss_fn or a step_fn")
         step_fn = _default_step(loss_fn)
@@ -355,8 +374,9 @@ def train(model: torch.nn.Module, # the model to train (in place); wrapped in DD
     else: total = config.steps
     if per_epoch == 0: raise ValueError("the loader yields no batches (dataset smaller than one batch with drop_last?)")
 
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=config.lr_decay)
+    opt_cls = torch.optim.AdamW if config.optimizer == 'adamw' else torch.optim.Adam
+    opt = opt_cls(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(k, total, config))
     use_scaler = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
@@ -411,7 +431,7 @@ def train(model: torch.nn.Module, # the model to train (in place); wrapped in DD
             scaler.step(opt); scaler.update()
             history["lr"].append(opt.param_groups[0]["lr"])
             step += 1; batch_in_epoch += 1
-            if step % config.lr_decay_every == 0: sched.step()
+            sched.step()
             vals = torch.stack([loss.detach().float().reshape(())] + [torch.as_tensor(v, dtype=torch.float32, device=loss.device).detach().reshape(()) for v in logs.values()])
             if world > 1: dist.all_reduce(vals); vals = vals / world
             vals = vals.tolist()

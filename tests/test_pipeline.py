@@ -97,6 +97,19 @@ def test_perception_items_each_write_their_results(smoke_repo):
     assert "Uniform" in t1 and "LZU, fixed" in t1 and "LZU, adaptive" in t1
     t3 = (smoke_repo / "results" / "tables" / "lzu_table3.csv").read_text()
     assert "ours" in t3 and "paper" in t3
+    pre = json.loads((smoke_repo / "results" / "perception" / "det_pretrain.json").read_text())
+    assert pre["train_info"]["steps"] == params["det_pretrain"]["steps"] and len(pre["weights_sha256"]) == 64
+
+
+def test_claims_carry_intervals(smoke_repo):
+    "perception_tables and sr_tables turn the papers' claims into effects with intervals; the effects stage gathers them."
+    lzu = json.loads((smoke_repo / "results" / "metrics" / "lzu_effects.json").read_text())
+    claims = {e["claim"] for e in lzu["effects"]}
+    assert any("LZU, fixed beats uniform at 0.5x in AP" == c for c in claims) and any("in mIoU" in c for c in claims), claims
+    for e in lzu["effects"]:
+        assert e["ci95"][0] <= e["ci95"][1] and e["holds"] == (e["ci95"][0] > 0) and "paired bootstrap" in e["units"]
+    every = json.loads((smoke_repo / "results" / "metrics" / "effects.json").read_text())
+    assert {e["claim"] for e in every if e["source"] == "Learning to Zoom and Unzoom"} == claims
 
 
 def test_a3_metrics_are_finite(smoke_repo):

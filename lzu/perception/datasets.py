@@ -16,10 +16,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..checks import check_number
 from .formats import CITYSCAPES_CLASSES, ID_TO_TRAIN_ID, IGNORE_INDEX, MAX_LABEL_ID, DatasetFormatError, check_argoverse_hd
 
 # %% auto #0
-__all__ = ['AP_NAMES', 'read_rgb', 'to_tensor', 'ArgoverseHD', 'coco_evaluate', 'Cityscapes']
+__all__ = ['AP_NAMES', 'ARGOVERSE_HD_WIDTH', 'read_rgb', 'to_tensor', 'ArgoverseHD', 'coco_image_eval', 'coco_ap',
+           'coco_evaluate', 'Cityscapes']
 
 # %% ../../nbs/41_perception.datasets.ipynb #6c36f573
 def read_rgb(path, # an image file (JPEG, PNG, ...)
@@ -180,14 +182,26 @@ class ArgoverseHD(Dataset):
                 out.append(dict(image_id=img_id, category_id=self.label_to_category_id[lb], bbox=[x1, y1, x2 - x1, y2 - y1], score=sc))
         return out
 
+    @property
+    def area_scale(self) -> float:
+        "(W / 1920)^2: COCO's size ranges (small < 32^2 px ...) scaled so that they hold the objects they hold on Argoverse-HD's 1920-px frames."
+        return (self.image_hw[1] / ARGOVERSE_HD_WIDTH) ** 2
+
+    def image_eval(self, detections: dict, # as for `coco_results`
+                   image_ids=None, # score these frames only (None: all of the split)
+                  ):
+        "`coco_image_eval` of detections (per-frame matches, for `coco_ap` over resampled frames), at `area_scale`."
+        return coco_image_eval(self.coco, self.coco_results(detections), image_ids, self.area_scale)
+
     def evaluate(self, detections: dict, # as for `coco_results`
                  image_ids=None, # score these frames only (None: all of the split)
                 ) -> dict:
-        "COCO box AP, AP50, AP75, APs, APm, APl of detections with `coco_evaluate` (0.0 without detections, NaN without ground truth)."
-        return coco_evaluate(self.coco, self.coco_results(detections), image_ids)
+        "COCO box AP, AP50, AP75, APs, APm, APl of detections (0.0 without detections, NaN without ground truth), size ranges at `area_scale`."
+        return coco_ap(self.image_eval(detections, image_ids))
 
 # %% ../../nbs/41_perception.datasets.ipynb #fbbd16e2
 AP_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl')  # the numbers `coco_evaluate` returns
+ARGOVERSE_HD_WIDTH = 1920  # px: Argoverse-HD's frames are 1200 x 1920; COCO's size ranges and the paper's pixel settings refer to it
 
 def _coco_quiet(fn, *args, **kwargs):
     "Call a pycocotools function without its printing."
@@ -220,11 +234,12 @@ def _coco_gt(coco_gt):
     gt = COCO(); gt.dataset = copy.deepcopy(coco_gt); _coco_quiet(gt.createIndex)
     return gt
 
-def coco_evaluate(coco_gt, # a pycocotools `COCO`, or a COCO-format dict (images, annotations, categories)
-                  detections, # COCO result dicts, or {image_id: {'boxes' x1 y1 x2 y2, 'scores', 'labels' = category ids}}
-                  image_ids=None, # score these images only (None: all of `coco_gt`)
-                 ) -> dict[str, float]:
-    "COCO box AP, AP50, AP75, APs, APm, APl in [0, 1]: 0.0 where there is ground truth but no detection, NaN (never -1) where there is no ground truth."
+def coco_image_eval(coco_gt, # a pycocotools `COCO`, or a COCO-format dict (images, annotations, categories)
+                    detections, # COCO result dicts, or {image_id: {'boxes' x1 y1 x2 y2, 'scores', 'labels' = category ids}}
+                    image_ids=None, # score these images only (None: all of `coco_gt`)
+                    area_scale: float = 1.0, # multiplies COCO's area ranges (32^2, 96^2 px): (W / 1920)^2 keeps Argoverse-HD's sizes on smaller frames
+                   ):
+    "pycocotools' `COCOeval` after `evaluate()`: the per-image matches that `coco_ap` accumulates over any (re)sampling of the images."
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
     gt = _coco_gt(coco_gt)
@@ -237,12 +252,52 @@ def coco_evaluate(coco_gt, # a pycocotools `COCO`, or a COCO-format dict (images
         dt = COCO(); dt.dataset = {'images': gt.dataset['images'], 'categories': copy.deepcopy(gt.dataset['categories']), 'annotations': []}
         _coco_quiet(dt.createIndex)
     ev = COCOeval(gt, dt, 'bbox')
+    area_scale = check_number('area_scale', area_scale, 0, lo_open=True)
+    ev.params.areaRng = [[lo * area_scale, hi * area_scale] for lo, hi in ev.params.areaRng]
     if image_ids is not None:
         ids = sorted(set(image_ids))
         if set(ids) - known: raise ValueError(f"image_ids names images not in coco_gt: {sorted(set(ids) - known, key=str)[:10]}")
         ev.params.imgIds = ids
-    _coco_quiet(ev.evaluate); _coco_quiet(ev.accumulate); _coco_quiet(ev.summarize)
-    return {n: (float('nan') if v < 0 else float(v)) for n, v in zip(AP_NAMES, ev.stats[:6])}
+    _coco_quiet(ev.evaluate)
+    return ev
+
+_AREA_OF = dict(AP=0, AP50=0, AP75=0, APs=1, APm=2, APl=3)   # the area range (all, small, medium, large) each number needs
+
+def coco_ap(ev, # a `coco_image_eval` result
+            positions=None, # positions in `ev.params.imgIds` to accumulate over, repeats allowed (a bootstrap resample); None: all
+            names=AP_NAMES, # the numbers wanted (fewer: faster; a bootstrap of AP and APs accumulates 2 area ranges of 4)
+           ) -> dict[str, float]:
+    "AP, AP50, AP75, APs, APm, APl in [0, 1] over the images at `positions`, as pycocotools' `accumulate` + `summarize` compute them (NaN where no ground truth)."
+    n = len(ev.params.imgIds)
+    pos = np.arange(n) if positions is None else np.asarray(positions, dtype=np.int64).reshape(-1)
+    if pos.size == 0 or pos.min() < 0 or pos.max() >= n: raise ValueError(f"positions must index the {n} evaluated images, got {pos.size} positions in [{pos.min() if pos.size else ''}, {pos.max() if pos.size else ''}]")
+    bad = [k for k in names if k not in _AREA_OF]
+    if bad or not names: raise ValueError(f"names must be some of {AP_NAMES}, got {names!r}")
+    K, A = len(ev.params.catIds), len(ev.params.areaRng)
+    areas = sorted({_AREA_OF[k] for k in names})
+    # the resample as a data set of its own (image i of it is evaluated image pos[i]), with the needed area ranges only:
+    # pycocotools' accumulate indexes its per-image records by position, so the records are laid out to match
+    e = copy.copy(ev)
+    e.evalImgs = [ev.evalImgs[k * A * n + a * n + int(i)] for k in range(K) for a in areas for i in pos]
+    p = copy.copy(ev.params); p.imgIds = list(range(pos.size))
+    p.areaRng = [ev.params.areaRng[a] for a in areas]; p.areaRngLbl = [ev.params.areaRngLbl[a] for a in areas]
+    p.maxDets = [ev.params.maxDets[-1]]   # 100 detections per image
+    e._paramsEval = copy.copy(p)
+    _coco_quiet(e.accumulate, p)
+    prec = e.eval['precision']   # (IoU thresholds, recall thresholds, categories, area ranges, 1)
+    def mean(s): s = s[s > -1]; return float(s.mean()) if s.size else float('nan')
+    t50, t75 = (int(np.argmin(np.abs(p.iouThrs - v))) for v in (0.5, 0.75))
+    iou = dict(AP=slice(None), AP50=t50, AP75=t75, APs=slice(None), APm=slice(None), APl=slice(None))
+    return {k: mean(prec[iou[k], :, :, areas.index(_AREA_OF[k]), 0]) for k in names}
+
+def coco_evaluate(coco_gt, # a pycocotools `COCO`, or a COCO-format dict (images, annotations, categories)
+                  detections, # COCO result dicts, or {image_id: {'boxes' x1 y1 x2 y2, 'scores', 'labels' = category ids}}
+                  image_ids=None, # score these images only (None: all of `coco_gt`)
+                  area_scale: float = 1.0, # multiplies COCO's area ranges (see `coco_image_eval`)
+                 ) -> dict[str, float]:
+    "COCO box AP, AP50, AP75, APs, APm, APl in [0, 1]: 0.0 where there is ground truth but no detection, NaN (never -1) where there is no ground truth."
+    return coco_ap(coco_image_eval(coco_gt, detections, image_ids, area_scale))
+
 
 # %% ../../nbs/41_perception.datasets.ipynb #9829924c
 class Cityscapes(Dataset):

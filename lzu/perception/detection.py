@@ -17,6 +17,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 from torchvision.models.detection import RetinaNet
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.retinanet import RetinaNetHead
+from torchvision.models.resnet import BasicBlock
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
@@ -29,8 +32,8 @@ from ..zoom.saliency import adaptive_saliency, check_saliency, dataset_saliency,
 from ..zoom.warps import zoom
 
 # %% auto #0
-__all__ = ['cached_weights', 'resnet_fpn', 'NoResizeTransform', 'retinanet', 'scale_boxes', 'FPNWrapper', 'LZUDetector',
-           'detection_collate', 'detection_step', 'zoom_unzoom_latency']
+__all__ = ['cached_weights', 'resnet_fpn', 'CompactResNet', 'compact_fpn', 'NoResizeTransform', 'retinanet', 'scale_boxes',
+           'FPNWrapper', 'LZUDetector', 'detection_collate', 'detection_step', 'zoom_unzoom_latency']
 
 # %% ../../nbs/43_perception.detection.ipynb #8d9e951a
 def cached_weights(arch: str, # a torchvision classification model name, e.g. 'resnet50'
@@ -93,6 +96,37 @@ def resnet_fpn(backbone: str = 'resnet50', # a torchvision ResNet: 'resnet18', '
     fpn.weights_note = note
     return fpn
 
+# %% ../../nbs/43_perception.detection.ipynb #0d71d3b5
+def _basic_block(cin: int, cout: int, stride: int) -> BasicBlock:
+    "torchvision's `BasicBlock` with the 1x1 projection shortcut it needs when the stride or the width changes."
+    down = None if stride == 1 and cin == cout else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+    return BasicBlock(cin, cout, stride, down)
+
+class CompactResNet(nn.Module):
+    "A small ResNet for CPU training from scratch: two stride-2 convolutions (strides 2, 4), one `BasicBlock` per stage at strides 8, 16, 32."
+    def __init__(self, widths: tuple = (32, 48, 96, 160, 256), # channels at strides 2, 4, 8, 16, 32
+                ):
+        super().__init__()
+        if len(widths) != 5 or not all(isinstance(c, int) and c >= 1 for c in widths):
+            raise ValueError(f"widths must be 5 positive ints (channels at strides 2, 4, 8, 16, 32), got {widths!r}")
+        c0, c1, c2, c3, c4 = self.widths = tuple(widths)
+        self.conv1 = nn.Sequential(nn.Conv2d(3, c0, 3, 2, 1, bias=False), nn.BatchNorm2d(c0), nn.ReLU(inplace=True))
+        self.layer1 = nn.Sequential(nn.Conv2d(c0, c1, 3, 2, 1, bias=False), nn.BatchNorm2d(c1), nn.ReLU(inplace=True))
+        self.layer2, self.layer3, self.layer4 = _basic_block(c1, c2, 2), _basic_block(c2, c3, 2), _basic_block(c3, c4, 2)
+
+    def forward(self, x): return self.layer4(self.layer3(self.layer2(self.layer1(self.conv1(x)))))
+
+def compact_fpn(fpn_channels: int = 64, # channels of every FPN level
+                widths: tuple = (32, 48, 96, 160, 256), # the `CompactResNet`'s channels
+               ) -> BackboneWithFPN:
+    "torchvision's `BackboneWithFPN` on a `CompactResNet`: P3-P5 (strides 8-32) plus a max-pooled P6; random weights (`.weights_note`)."
+    if not (isinstance(fpn_channels, int) and fpn_channels >= 1): raise ValueError(f"fpn_channels must be a positive int, got {fpn_channels!r}")
+    net = CompactResNet(widths)
+    fpn = BackboneWithFPN(net, {'layer2': '0', 'layer3': '1', 'layer4': '2'}, list(net.widths[2:]), fpn_channels,
+                          extra_blocks=LastLevelMaxPool())
+    fpn.weights_note = "random initialisation (the compact ResNet has no ImageNet weights)"
+    return fpn
+
 # %% ../../nbs/43_perception.detection.ipynb #df05779d
 class NoResizeTransform(GeneralizedRCNNTransform):
     "torchvision's detection transform without the resize: it normalises and pads (to `size_divisible`) only."
@@ -108,13 +142,35 @@ def retinanet(num_classes: int, # object classes (torchvision's RetinaNet has no
               trainable_layers: int | None = None, # ResNet stages to train; None: 3 with ImageNet weights, else 5
               min_size: int | None = None, # torchvision's resize (shorter side); None with max_size None: never resize
               max_size: int | None = None, # torchvision's resize (longer side cap)
-              **kwargs, # passed to torchvision's RetinaNet (score_thresh, nms_thresh, detections_per_img, anchor_generator, ...)
+              head_convs: int = 4, # 3x3 convolutions per head branch (torchvision: 4)
+              head_norm: str | None = None, # None (torchvision's v1 head) or 'group' (GroupNorm, as its v2 head)
+              box_loss: str = 'l1', # the box regression loss: 'l1' (smooth L1, v1), 'giou' (v2), 'l1' ... as torchvision's `_box_loss`
+              anchor_sizes: tuple | None = None, # one base anchor size per FPN level (px); None: 32, 64, ... one per level
+              **kwargs, # passed to torchvision's RetinaNet (score_thresh, nms_thresh, detections_per_img, fg_iou_thresh, ...)
              ) -> RetinaNet:
-    "torchvision's `RetinaNet` on a ResNet-FPN (P3-P7) with local-only ImageNet weights (`.weights_note`); by default its transform never resizes."
+    "torchvision's `RetinaNet` on a ResNet-FPN (P3-P7, local-only ImageNet weights) or the compact FPN (P3-P6); `.weights_note` says which weights; by default its transform never resizes."
     if not (isinstance(num_classes, int) and num_classes >= 1): raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-    fpn = resnet_fpn(backbone, fpn_channels, (2, 3, 4), 'p6p7', pretrained_backbone, trainable_layers)
+    if not (isinstance(head_convs, int) and 1 <= head_convs <= 4): raise ValueError(f"head_convs must be an int in 1..4, got {head_convs!r}")
+    if head_norm not in (None, 'group'): raise ValueError(f"head_norm must be None or 'group', got {head_norm!r}")
+    if box_loss not in ('l1', 'smooth_l1', 'giou', 'ciou', 'diou'): raise ValueError(f"box_loss must be 'l1', 'smooth_l1', 'giou', 'ciou' or 'diou', got {box_loss!r}")
+    if backbone == 'compact':
+        if pretrained_backbone is True: raise ValueError("pretrained_backbone=True: the compact ResNet has no ImageNet weights (use 'auto' or False)")
+        fpn = compact_fpn(fpn_channels)
+    else: fpn = resnet_fpn(backbone, fpn_channels, (2, 3, 4), 'p6p7', pretrained_backbone, trainable_layers)
+    levels = 4 if backbone == 'compact' else 5
+    sizes = tuple(32 * 2 ** k for k in range(levels)) if anchor_sizes is None else tuple(anchor_sizes)
+    if len(sizes) != levels or not all(isinstance(s, (int, float)) and s > 0 for s in sizes):
+        raise ValueError(f"anchor_sizes must give {levels} positive sizes (one per FPN level of {backbone!r}), got {anchor_sizes!r}")
+    # torchvision's _default_anchorgen: (x, int(x 2^1/3), int(x 2^2/3)) per level, ratios 0.5, 1, 2
+    anchors = AnchorGenerator(tuple((s, int(s * 2 ** (1 / 3)), int(s * 2 ** (2 / 3))) for s in sizes), ((0.5, 1.0, 2.0),) * levels)
+    head = None
+    if (head_convs, head_norm, box_loss) != (4, None, 'l1') or levels != 5:   # else: torchvision's own head, exactly
+        norm = None if head_norm is None else (lambda c: nn.GroupNorm(32 if c >= 128 else max(1, c // 4), c))
+        head = RetinaNetHead(fpn.out_channels, anchors.num_anchors_per_location()[0], num_classes, norm_layer=norm)
+        for branch in (head.classification_head, head.regression_head): branch.conv = branch.conv[:head_convs]
+        head.regression_head._loss_type = box_loss
     resize = min_size is not None or max_size is not None
-    model = RetinaNet(fpn, num_classes, min_size=min_size or 800, max_size=max_size or 1333, **kwargs)
+    model = RetinaNet(fpn, num_classes, min_size=min_size or 800, max_size=max_size or 1333, anchor_generator=anchors, head=head, **kwargs)
     if not resize:
         t = model.transform
         model.transform = NoResizeTransform(t.min_size, t.max_size, t.image_mean, t.image_std, t.size_divisible)

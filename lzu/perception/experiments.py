@@ -20,28 +20,30 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.models.detection import RetinaNet
 
 from ..checks import check_choice, check_hw, check_int, check_number
-from ..files import sha256_file, write_json
-from .datasets import AP_NAMES, ArgoverseHD, Cityscapes
+from ..files import atomic_save, sha256_file, write_json
+from .datasets import AP_NAMES, ARGOVERSE_HD_WIDTH, ArgoverseHD, Cityscapes, coco_ap
+from ..stats import effect_record, paired_bootstrap_ci
 from .detection import LZUDetector, detection_collate, retinanet, scale_boxes, zoom_unzoom_latency
 from .formats import CITYSCAPES_CLASSES, MANIFEST_NAME
 from ..zoom.grids import resample, uniform_grid
 from ..zoom.wrapper import LZU
 from ..zoom.saliency import dataset_saliency, jitter_boxes
-from .segmentation import (LZUSegmenter, center_square_crop, evaluate_segmentation, pspnet_fpn, resize_labels,
+from .segmentation import (LZUSegmenter, center_square_crop, evaluate_segmentation, iou_from_confusion, pspnet_fpn, resize_labels,
                                          segmentation_flops, segmentation_saliency, segmentation_step)
-from ..train import TrainConfig, code_version, dist_env, latest_checkpoint, seed_everything, seed_worker, train
+from ..train import TrainConfig, check_state_dict, code_version, dist_env, latest_checkpoint, seed_everything, seed_worker, train
 
 # %% auto #0
 __all__ = ['DET_METHODS', 'PAPER_IMAGE_W', 'SEG_METHODS', 'PAPER_TABLE6', 'PAPER_LATENCY_MS', 'METHOD_NAMES', 'PAPER_TABLE1',
            'PAPER_TABLE2', 'TABLE2_FROM', 'PAPER_TABLE3', 'PAPER_TABLE4', 'detection_root', 'segmentation_root',
-           'split_train_holdout', 'DetectionExperiment', 'DetectionTrainData', 'detection_loader', 'detection_saliency',
-           'build_detector', 'rescale_detector', 'select_prev_boxes', 'DetectorTrainee', 'detector_step',
-           'checkpoint_dir', 'train_detector', 'evaluate_detector', 'best_setting', 'saliency_grid_search',
-           'SegmentationExperiment', 'SegmentationData', 'segmentation_training_saliency', 'build_segmenter',
-           'train_segmenter', 'evaluate_segmenter', 'data_label', 'jsonable', 'loss_curve', 'evenly_spaced',
-           'figure_detections', 'search_table', 'latency_table', 'latency_verdict', 'detection_method',
-           'detection_latency_ms', 'detection_table1', 'detection_table2', 'segmentation_rows', 'segmentation_table3',
-           'segmentation_table4']
+           'split_train_holdout', 'DetectionExperiment', 'DetectionTrainData', 'detection_loader', 'DetectionCropData',
+           'save_detector_weights', 'load_detector_weights', 'detection_saliency', 'build_detector', 'rescale_detector',
+           'select_prev_boxes', 'DetectorTrainee', 'detector_step', 'checkpoint_dir', 'train_detector',
+           'evaluate_detector', 'best_setting', 'saliency_grid_search', 'SegmentationExperiment', 'SegmentationData',
+           'segmentation_training_saliency', 'build_segmenter', 'train_segmenter', 'evaluate_segmenter', 'data_label',
+           'jsonable', 'loss_curve', 'evenly_spaced', 'figure_detections', 'search_table', 'latency_table',
+           'latency_verdict', 'detection_method', 'detection_latency_ms', 'detection_table1', 'detection_table2',
+           'segmentation_rows', 'segmentation_table3', 'segmentation_table4', 'save_detections', 'load_detections',
+           'sequence_groups', 'detection_effect', 'segmentation_effect']
 
 # %% ../../nbs/45_perception.experiments.ipynb #e6d3c274
 def _data_set_root(data_root, sub: str, marker: str, what: str) -> Path:
@@ -86,7 +88,7 @@ def split_train_holdout(data, # an `ArgoverseHD` or `Cityscapes` (split by seque
 
 # %% ../../nbs/45_perception.experiments.ipynb #d8a5ba60
 DET_METHODS = ('uniform', 'fixed', 'adaptive')
-PAPER_IMAGE_W = 1920 # the frame width (Argoverse-HD) that the paper's pixel hyperparameters (b, jitter) refer to
+PAPER_IMAGE_W = ARGOVERSE_HD_WIDTH # the frame width (Argoverse-HD) that the paper's pixel hyperparameters (b, jitter) refer to
 
 def _check_steps(steps, epochs):
     "Exactly one of steps and epochs, a positive int."
@@ -103,10 +105,16 @@ def _common_checks(exp):
     check_number('holdout', exp.holdout, 0, 1, hi_open=True)
     check_choice('pretrained_backbone', exp.pretrained_backbone, ('auto', True, False))
 
-def _fingerprint(exp, exclude=()) -> str:
-    "12 hex digits of the hash of the settings (less the evaluation-only ones in `exclude`) and of the code (`code_version`)."
+def _fingerprint(exp, exclude=(), extra: str = '') -> str:
+    "12 hex digits of the hash of the settings (less the evaluation-only ones in `exclude`), of `extra` and of the code (`code_version`)."
     d = {k: v for k, v in asdict(exp).items() if k not in exclude}
-    return hashlib.sha256((json.dumps(d, sort_keys=True) + code_version('lzu.perception.experiments')).encode()).hexdigest()[:12]
+    return hashlib.sha256((json.dumps(d, sort_keys=True) + extra + code_version('lzu.perception.experiments')).encode()).hexdigest()[:12]
+
+def _init_sha(init: str | None) -> str:
+    "The sha256 of a weights file to start from ('' for none); a clear error when it is missing."
+    if init is None: return ''
+    if not Path(init).is_file(): raise FileNotFoundError(f"init={init!r}: no such weights file (the shared pretraining writes it: dvc repro det_pretrain)")
+    return sha256_file(init)
 
 @dataclass
 class DetectionExperiment:
@@ -140,6 +148,18 @@ class DetectionExperiment:
     score_thresh: float = 0.05 # RetinaNet's score threshold for detections
     detections_per_img: int = 100 # detections kept per image (COCO's maxDets)
     holdout: float = 0.0 # share of training sequences held out (hyperparameter search); 0: train on the whole split
+    head_convs: int = 4 # 3x3 convolutions per head branch (torchvision, paper: 4)
+    head_norm: str | None = None # None (paper) or 'group': GroupNorm in the head
+    box_loss: str = 'l1' # 'l1' (paper: smooth L1) or 'giou'
+    anchor_sizes: tuple | None = None # one base anchor size per FPN level, px in the detector's image; None: 32, 64, ... (paper)
+    fg_iou_thresh: float = 0.5 # anchors matched to a box at this IoU or more are positives (paper: 0.5)
+    bg_iou_thresh: float = 0.4 # ... below this, negatives (paper: 0.4)
+    optimizer: str = 'adam' # 'adam' or 'adamw' (`lzu.train.TrainConfig`)
+    schedule: str = 'exponential' # 'exponential' or 'cosine' (`lzu.train.lr_factor`)
+    warmup_steps: int = 0 # linear learning-rate warm-up steps
+    crop_hw: tuple | None = None # the shared pretraining: train on object-centred crops of this (h, w) (method 'uniform'); None: whole frames
+    crop_scales: tuple = (0.25, 1.0) # ... of frames rescaled by a log-uniform factor in this range first
+    init: str | None = None # a RetinaNet weights file to start from (the shared pretraining's); None: `pretrained_backbone`'s weights
 
     def __post_init__(self):
         if self.method not in DET_METHODS: raise ValueError(f"method must be one of {DET_METHODS}, got {self.method!r}")
@@ -162,6 +182,18 @@ class DetectionExperiment:
                 raise ValueError(f"cascade_last_fraction is for method='adaptive' (method={self.method!r}): leave it None")
         check_number('prev_score_thresh', self.prev_score_thresh, 0, 1)
         check_int('prev_max_dets', self.prev_max_dets, 1)
+        check_int('head_convs', self.head_convs, 1, 4); check_choice('head_norm', self.head_norm, (None, 'group'))
+        check_choice('box_loss', self.box_loss, ('l1', 'giou')); check_choice('optimizer', self.optimizer, ('adam', 'adamw'))
+        check_choice('schedule', self.schedule, ('exponential', 'cosine')); check_int('warmup_steps', self.warmup_steps, 0)
+        if self.anchor_sizes is not None: self.anchor_sizes = tuple(check_number('anchor_sizes', s, 0, lo_open=True) for s in self.anchor_sizes)
+        check_number('bg_iou_thresh', self.bg_iou_thresh, 0, 1, lo_open=True); check_number('fg_iou_thresh', self.fg_iou_thresh, self.bg_iou_thresh, 1)
+        if self.crop_hw is not None:
+            self.crop_hw = check_hw('crop_hw', self.crop_hw, lo=8)
+            if self.method != 'uniform': raise ValueError(f"crop_hw (the shared pretraining) is for method='uniform', got method={self.method!r}")
+        try: self.crop_scales = tuple(check_number('crop_scales', s, 0, lo_open=True) for s in self.crop_scales); ok = len(self.crop_scales) == 2 and self.crop_scales[0] <= self.crop_scales[1]
+        except TypeError: ok = False
+        if not ok: raise ValueError(f"crop_scales must be a pair (lo, hi) with 0 < lo <= hi, got {self.crop_scales!r}")
+        if self.init is not None and not isinstance(self.init, str): raise ValueError(f"init must be a file path or None, got {self.init!r}")
 
     @property
     def cascade(self) -> float:
@@ -172,12 +204,13 @@ class DetectionExperiment:
     @property
     def name(self) -> str:
         "A short name, e.g. `det_fixed_0.5x` (`det_adaptive-nocascade_0.5x`; `_holdout` for a search run)."
+        if self.crop_hw is not None: return 'det_pretrain' + ('_holdout' if self.holdout else '')
         m = 'adaptive-nocascade' if self.method == 'adaptive' and self.cascade == 0 else self.method
         return f"det_{m}_{self.train_scale:g}x" + ('_holdout' if self.holdout else '')
 
     def fingerprint(self) -> str:
-        "12 hex digits of the hash of the settings that affect training (the checkpoint folder's suffix; not `source_scales`)."
-        return _fingerprint(self, exclude=('source_scales',))
+        "12 hex digits of the hash of the settings that affect training (the checkpoint folder's suffix; not `source_scales`; `init` by its content)."
+        return _fingerprint(self, exclude=('source_scales',), extra=_init_sha(self.init))
 
     def resolved(self, image_hw: tuple[int, int], # the frames' (H, W)
                 ) -> dict:
@@ -224,7 +257,72 @@ def detection_loader(data: Dataset, # e.g. a `DetectionTrainData`
     return DataLoader(data, batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=detection_collate,
                       drop_last=drop_last, generator=g, worker_init_fn=seed_worker, pin_memory=torch.cuda.is_available())
 
+# %% ../../nbs/45_perception.experiments.ipynb #0b3542c5
+class DetectionCropData(Dataset):
+    "Object-centred crops of (rescaled) training frames for the shared pretraining; seeded per (seed, epoch, index)."
+    def __init__(self, data: ArgoverseHD, # the training split (label_offset=0)
+                 indices=None, # the frames to crop from (None: all)
+                 crop_hw: tuple = (128, 192), # (h, w) of every crop
+                 scales: tuple = (0.25, 1.0), # frames are rescaled by exp(U(log lo, log hi)) first
+                 hflip: bool = True, # random left-right flips
+                 seed: int = 0): # seeds the frames' scales, the objects, the offsets and the flips
+        self.data, self.crop_hw, self.hflip, self.seed, self.epoch = data, check_hw('crop_hw', crop_hw), bool(hflip), int(seed), 0
+        self.scales = tuple(float(s) for s in scales)
+        self.indices = list(range(len(data))) if indices is None else [int(i) for i in indices]
+        self.image_hw = data.image_hw
+    def __len__(self): return len(self.indices)
+    def set_epoch(self, epoch: int): self.epoch = int(epoch)
+    def __getitem__(self, i: int):
+        "(crop (3, h, w), target with the boxes in crop pixels) of the i-th frame served."
+        rng = np.random.default_rng([self.seed, self.epoch, self.indices[i]])
+        img, t = self.data[self.indices[i]]
+        (H, W), (ch, cw) = self.image_hw, self.crop_hw
+        s = math.exp(rng.uniform(math.log(self.scales[0]), math.log(self.scales[1])))
+        h, w = max(2, int(math.floor(s * H + 0.5))), max(2, int(math.floor(s * W + 0.5)))
+        small = resample(img[None], uniform_grid((h, w), 1))[0]
+        b = scale_boxes(t['boxes'], (H, W), (h, w)) if len(t['boxes']) else t['boxes'].reshape(0, 4)
+        if len(b):
+            j = int(rng.integers(len(b)))
+            cx, cy = float(b[j, 0] + b[j, 2]) / 2 + rng.uniform(-cw / 3, cw / 3), float(b[j, 1] + b[j, 3]) / 2 + rng.uniform(-ch / 3, ch / 3)
+        else: cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        x0, y0 = int(np.clip(round(cx - cw / 2), 0, max(w - cw, 0))), int(np.clip(round(cy - ch / 2), 0, max(h - ch, 0)))
+        crop = small[:, y0:y0 + ch, x0:x0 + cw]
+        crop = torch.nn.functional.pad(crop, (0, cw - crop.shape[2], 0, ch - crop.shape[1]))   # frames smaller than the crop
+        bb = b - b.new_tensor([x0, y0, x0, y0])
+        area = (bb[:, 2] - bb[:, 0]) * (bb[:, 3] - bb[:, 1])
+        cl = torch.stack([bb[:, 0].clamp(0, cw), bb[:, 1].clamp(0, ch), bb[:, 2].clamp(0, cw), bb[:, 3].clamp(0, ch)], 1)
+        cw_, ch_ = cl[:, 2] - cl[:, 0], cl[:, 3] - cl[:, 1]
+        keep = (cw_ * ch_ >= 0.5 * area) & (cw_ >= 1) & (ch_ >= 1)
+        cl, labels = cl[keep], t['labels'][keep]
+        if self.hflip and rng.random() < 0.5:
+            crop, cl = crop.flip(-1), torch.stack([cw - cl[:, 2], cl[:, 1], cw - cl[:, 0], cl[:, 3]], 1)
+        return crop, {**{k: v for k, v in t.items() if k not in ('boxes', 'labels')}, 'boxes': cl, 'labels': labels}
+
 # %% ../../nbs/45_perception.experiments.ipynb #2a0b6f08
+def save_detector_weights(detector: LZUDetector, # a trained detector (any method: its plain RetinaNet's weights are saved)
+                          path, # the file to write (atomically)
+                         ) -> Path:
+    "Write the RetinaNet's state_dict (without any LZU wrapper), for `DetectionExperiment(init=path)`."
+    model = copy.copy(detector.model)
+    if isinstance(model.backbone, LZU): model.backbone = model.backbone.backbone
+    sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_save(path, lambda p: torch.save(sd, p))
+    return Path(path)
+
+def load_detector_weights(model: RetinaNet, # the freshly built RetinaNet (before any LZU wrapping)
+                          path, # a file of its state_dict (`torch.save(model.state_dict())`, e.g. the det_pretrain stage's)
+                         ) -> RetinaNet:
+    "Load a RetinaNet's weights from `path`; clear errors for a missing, damaged or mismatched file. `.weights_note` says so."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"init={str(path)!r}: no such weights file (the shared pretraining writes it: dvc repro det_pretrain)")
+    try: sd = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e: raise ValueError(f"init={str(path)!r} is not a readable weights file ({type(e).__name__}: {e})") from e
+    if not isinstance(sd, dict): raise ValueError(f"init={str(path)!r} holds a {type(sd).__name__}, not a state_dict")
+    check_state_dict(model, sd, path)
+    model.load_state_dict(sd)
+    model.weights_note = f"the shared pretraining ({path.name}, sha256 {sha256_file(path)[:12]})"
+    return model
+
 def detection_saliency(exp: DetectionExperiment, # amplitude, bandwidth, grid
                        data: ArgoverseHD, # the training split
                        indices=None, # the training frames (None: all)
@@ -246,8 +344,10 @@ def build_detector(exp: DetectionExperiment, # the experiment
     seed_everything(exp.seed)
     with warnings.catch_warnings():
         if exp.pretrained_backbone == 'auto': warnings.simplefilter('ignore')   # recorded in .weights_note instead
-        model = retinanet(num_classes, exp.backbone, exp.fpn_channels, exp.pretrained_backbone,
-                          score_thresh=exp.score_thresh, detections_per_img=exp.detections_per_img)
+        model = retinanet(num_classes, exp.backbone, exp.fpn_channels, exp.pretrained_backbone, head_convs=exp.head_convs,
+                          head_norm=exp.head_norm, box_loss=exp.box_loss, anchor_sizes=exp.anchor_sizes, fg_iou_thresh=exp.fg_iou_thresh,
+                          bg_iou_thresh=exp.bg_iou_thresh, score_thresh=exp.score_thresh, detections_per_img=exp.detections_per_img)
+    if exp.init is not None: load_detector_weights(model, exp.init)
     r = exp.resolved(image_hw)
     kw = {} if exp.method == 'uniform' else dict(fwhm=r['fwhm'], separable=exp.separable, anti_crop=exp.anti_crop)
     if exp.method == 'fixed': kw['saliency'] = saliency
@@ -342,6 +442,8 @@ def _guard_data(ckpt_dir: str | None, signature: dict):
 def _train_config(exp, ckpt, checkpoint_every, progress, device, num_workers) -> TrainConfig:
     return TrainConfig(steps=exp.steps, epochs=exp.epochs, batch_size=exp.batch_size, lr=exp.lr, lr_decay=exp.lr_decay,
                        lr_decay_every=exp.lr_decay_every, weight_decay=exp.weight_decay, grad_clip=exp.grad_clip,
+                       optimizer=getattr(exp, 'optimizer', 'adam'), schedule=getattr(exp, 'schedule', 'exponential'),
+                       warmup_steps=getattr(exp, 'warmup_steps', 0),
                        seed=exp.seed, checkpoint_dir=ckpt, checkpoint_every=checkpoint_every, progress=progress,
                        device=device, num_workers=num_workers)
 
@@ -367,8 +469,13 @@ def train_detector(exp: DetectionExperiment, # the experiment
     idx = _training_part(exp, data)
     if len(idx) < exp.batch_size: raise ValueError(f"{len(idx)} training frames, fewer than batch_size={exp.batch_size}")
     sal = detection_saliency(exp, data, idx) if exp.method == 'fixed' else None
-    det = build_detector(exp, data.image_hw, data.num_classes, sal)
-    loader = detection_loader(DetectionTrainData(data, idx, exp.hflip, exp.seed), exp.batch_size, exp.seed, num_workers)
+    if exp.crop_hw is None:
+        det = build_detector(exp, data.image_hw, data.num_classes, sal)
+        served = DetectionTrainData(data, idx, exp.hflip, exp.seed)
+    else:   # the shared pretraining: a uniform detector at scale 1 on the crops
+        det = build_detector(exp, exp.crop_hw, data.num_classes, scale=1.0)
+        served = DetectionCropData(data, idx, exp.crop_hw, exp.crop_scales, exp.hflip, exp.seed)
+    loader = detection_loader(served, exp.batch_size, exp.seed, num_workers)
     total = exp.steps if exp.steps is not None else exp.epochs * len(loader)
     n_cascade = int(round(exp.cascade * total))
     trainee = DetectorTrainee(det, total - n_cascade if n_cascade else None, exp.prev_score_thresh, exp.prev_max_dets)
@@ -704,7 +811,7 @@ def search_table(search: dict, # a `saliency_grid_search` result (rows, uniform)
 
 PAPER_LATENCY_MS = {0.25: (23.3, 23.6, 26.4), 0.5: (36.0, 36.4, 39.3), 0.75: (62.9, 63.5, 66.3), 1.0: (98.3, 99.3, 102.0)}  # uniform, fixed, adaptive (Table 1, RTX 2080 Ti)
 
-def latency_table(configs: dict, # name -> {backbone, fpn_channels, image_hw, scales, repeats (10), warmup (2)}
+def latency_table(configs: dict, # name -> {backbone, fpn_channels, image_hw, scales, repeats (10), warmup (2)[, head_convs, head_norm, anchor_sizes]}
                   num_classes: int = 8, # the detector's classes (Argoverse-HD: 8)
                   device='cpu', # where to time
                   threads: int | None = None, # torch CPU threads while timing (None: as set)
@@ -714,7 +821,8 @@ def latency_table(configs: dict, # name -> {backbone, fpn_channels, image_hw, sc
     rows = []
     for name, c in configs.items():
         torch.manual_seed(0)
-        model = retinanet(num_classes, c['backbone'], c['fpn_channels'], pretrained_backbone=False)
+        model = retinanet(num_classes, c['backbone'], c['fpn_channels'], pretrained_backbone=False,
+                          **{k: c[k] for k in ('head_convs', 'head_norm', 'anchor_sizes') if k in c})
         for s in c['scales']:
             det = LZUDetector(model, tuple(c['image_hw']), float(s), 'uniform').to(device)
             r = zoom_unzoom_latency(det, repeats=int(c.get('repeats', 10)), warmup=int(c.get('warmup', 2)), threads=threads)
@@ -848,3 +956,75 @@ def segmentation_table4(segs: dict, # {item: seg_train result}
     paper = pd.DataFrame([{'method': k, **{f'{s}x{s}': v[i] for i, s in enumerate((64, 128, 256))},
                            **{f'change % {s}x{s}': c[i] for i, s in enumerate((64, 128, 256))}} for k, (v, c) in PAPER_TABLE4.items()])
     return pd.DataFrame(rows), paper
+
+# %% ../../nbs/45_perception.experiments.ipynb #bf95d62b
+def save_detections(dets: dict, # {image_id: {'boxes' (N, 4), 'scores' (N,), 'labels' (N,)}}
+                    path, # the `.npz` file to write (atomically)
+                   ) -> Path:
+    "Write detections as a compressed npz (concatenated float32 boxes and scores, int64 labels and image ids, per-image counts)."
+    ids = list(dets)
+    if any(not isinstance(i, (int, np.integer)) for i in ids): raise ValueError("save_detections needs integer image ids")
+    cat = lambda k, dt: (np.concatenate([np.asarray(torch.as_tensor(dets[i][k]).cpu(), dtype=dt).reshape(-1, 4 if k == 'boxes' else 1)
+                                         for i in ids]) if ids else np.zeros((0, 4 if k == 'boxes' else 1), dt))
+    arrays = dict(image_ids=np.asarray(ids, dtype=np.int64), counts=np.asarray([len(dets[i]['scores']) for i in ids], dtype=np.int64),
+                  boxes=cat('boxes', np.float32), scores=cat('scores', np.float32)[:, 0], labels=cat('labels', np.int64)[:, 0])
+    return atomic_save(path, lambda p: np.savez_compressed(open(p, 'wb'), **arrays))
+
+def load_detections(path, # a `save_detections` file
+                   ) -> dict:
+    "The detections `save_detections` wrote, as {image_id: {'boxes', 'scores', 'labels'}} tensors; a clear error for a missing or damaged file."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"detections file {path} not found (the det_train stage writes it)")
+    try:
+        with np.load(path) as z: a = {k: z[k] for k in ('image_ids', 'counts', 'boxes', 'scores', 'labels')}
+    except Exception as e: raise ValueError(f"detections file {path} is damaged or not a save_detections file ({type(e).__name__}: {e})") from e
+    if a['counts'].sum() != len(a['boxes']): raise ValueError(f"detections file {path}: per-image counts sum to {a['counts'].sum()}, {len(a['boxes'])} boxes stored")
+    ends = np.cumsum(a['counts']); starts = ends - a['counts']
+    return {int(i): dict(boxes=torch.from_numpy(a['boxes'][s:e]), scores=torch.from_numpy(a['scores'][s:e]), labels=torch.from_numpy(a['labels'][s:e]))
+            for i, s, e in zip(a['image_ids'], starts, ends)}
+
+def sequence_groups(data: ArgoverseHD, # the split
+                    image_ids, # the scored frames' ids, in the order of the evaluation's images
+                   ) -> list:
+    "Positions in `image_ids` of each sequence's frames (sequences in order of first appearance)."
+    sid = {im['id']: im['sid'] for im in data.images}
+    groups = {}
+    for n, i in enumerate(image_ids): groups.setdefault(sid[i], []).append(n)
+    return [np.asarray(g, dtype=np.int64) for g in groups.values()]
+
+def detection_effect(claim: str, # what the claim says, e.g. 'fixed LZU beats uniform at 0.25x'
+                     metric: str, # 'AP', 'AP50', 'AP75', 'APs', 'APm' or 'APl'
+                     data: ArgoverseHD, # the scored split
+                     ours: dict, # the favoured model's detections {image_id: ...} on the split
+                     baseline: dict, # the other model's, on the same frames
+                     paper: float | None = None, # the paper's own difference (AP x 100)
+                     n_resamples: int = 1000, # bootstrap resamples
+                     seed: int = 0, # the resampling's seed
+                    ) -> dict:
+    "`lzu.stats.effect_record` of AP(ours) - AP(baseline), x 100, with its paired bootstrap interval over the split's sequences."
+    if metric not in AP_NAMES: raise ValueError(f"metric must be one of {AP_NAMES}, got {metric!r}")
+    if set(ours) != set(baseline): raise ValueError(f"ours and baseline must score the same frames: {len(set(ours) ^ set(baseline))} frames differ")
+    ev_o, ev_b = data.image_eval(ours, list(ours)), data.image_eval(baseline, list(ours))
+    groups = sequence_groups(data, ev_o.params.imgIds)
+    def effect(idx):
+        pos = np.concatenate([groups[k] for k in idx])
+        return 100 * (coco_ap(ev_o, pos, (metric,))[metric] - coco_ap(ev_b, pos, (metric,))[metric])
+    d, lo, hi = paired_bootstrap_ci(effect, len(groups), n_resamples=n_resamples, seed=seed)
+    return effect_record(claim, metric, d, (lo, hi), paper, units=f"{len(groups)} validation sequences, {len(ours)} frames (paired bootstrap)")
+
+def segmentation_effect(claim: str, # what the claim says, e.g. 'fixed LZU beats uniform at 32 x 32 in mIoU'
+                        ours, # the favoured model's per-image confusion matrices (N, K, K) (`ImageConfusions.stack()`)
+                        baseline, # the other model's, on the same images in the same order
+                        paper: float | None = None, # the paper's own difference (mIoU x 100)
+                        n_resamples: int = 1000, # bootstrap resamples
+                        seed: int = 0, # the resampling's seed
+                       ) -> dict:
+    "`lzu.stats.effect_record` of mIoU(ours) - mIoU(baseline), x 100, with its paired bootstrap interval over the images."
+    a, b = torch.as_tensor(np.asarray(ours)), torch.as_tensor(np.asarray(baseline))
+    if a.ndim != 3 or a.shape != b.shape or a.shape[1] != a.shape[2]:
+        raise ValueError(f"ours and baseline must be (N, K, K) confusion matrices of the same images, got {tuple(a.shape)} and {tuple(b.shape)}")
+    def effect(idx):
+        i = torch.as_tensor(idx)
+        return 100 * (iou_from_confusion(a[i].sum(0))[0] - iou_from_confusion(b[i].sum(0))[0])
+    d, lo, hi = paired_bootstrap_ci(effect, a.shape[0], n_resamples=n_resamples, seed=seed)
+    return effect_record(claim, 'mIoU', d, (lo, hi), paper, units=f"{a.shape[0]} validation images (paired bootstrap)")

@@ -25,8 +25,8 @@ from ..zoom.saliency import check_saliency, dataset_boundary_saliency
 # %% auto #0
 __all__ = ['PyramidPoolingHead', 'resize_logits', 'PSPNetFPN', 'pspnet_fpn', 'center_square_crop', 'resize_labels',
            'segmentation_saliency', 'segmentation_loss', 'segmentation_step', 'LZUSegmenter', 'confusion_matrix',
-           'iou_from_confusion', 'evaluate_segmentation', 'AccuracyMap', 'grid_sample_flops', 'count_flops',
-           'segmentation_flops']
+           'iou_from_confusion', 'evaluate_segmentation', 'AccuracyMap', 'ImageConfusions', 'grid_sample_flops',
+           'count_flops', 'segmentation_flops']
 
 # %% ../../nbs/44_perception.segmentation.ipynb #862e6702
 class PyramidPoolingHead(nn.Module):
@@ -311,6 +311,22 @@ class AccuracyMap:
     def map(self) -> torch.Tensor:
         "The (side, side) float32 share of correct pixels among the valid ones per cell (0 where there is none)."
         return (self.correct / self.valid.clamp_min(1e-9)).float()
+
+class ImageConfusions:
+    "An `evaluate_segmentation` hook: each image's (K, K) confusion matrix, for intervals that resample images (`stack()`: (N, K, K) int64)."
+    def __init__(self, num_classes: int = 19, # K
+                 ignore_index: int = IGNORE_INDEX, # ground-truth value left out
+                ):
+        self.num_classes, self.ignore_index, self.mats = check_int('num_classes', num_classes, 1), ignore_index, []
+
+    def __call__(self, pred: torch.Tensor, # (B, H, W) integer predictions
+                 labels: torch.Tensor, # (B, H, W) ground truth
+                ):
+        for p, l in zip(pred, labels): self.mats.append(confusion_matrix(p, l, self.num_classes, self.ignore_index))
+
+    def stack(self) -> torch.Tensor:
+        "The images' confusion matrices in evaluation order, (N, K, K)."
+        return torch.stack(self.mats) if self.mats else torch.zeros(0, self.num_classes, self.num_classes, dtype=torch.int64)
 
 # %% ../../nbs/44_perception.segmentation.ipynb #b47f23ae
 def grid_sample_flops(channels: int, # C: channels resampled
