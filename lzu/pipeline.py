@@ -237,7 +237,7 @@ _EFFECT_KEYS = ('claim', 'metric', 'ours', 'paper', 'ci95', 'holds')
 
 def collect_effects(results: str | Path = 'results', # the results folder
                    ) -> list[dict]:
-    "Every claim of the sources in `EFFECT_SOURCES` that exist, each record with its paper, data and profile."
+    "Every claim of the sources in `EFFECT_SOURCES` that exist, each record with its paper, data (its own where it names one, else the file's) and profile."
     out = []
     for paper, rel in EFFECT_SOURCES.items():
         path = Path(results) / rel
@@ -248,7 +248,7 @@ def collect_effects(results: str | Path = 'results', # the results folder
         for r in src['effects']:
             missing = [k for k in _EFFECT_KEYS if k not in r]
             if missing: raise ValueError(f"{path}: the claim {r.get('claim')!r} lacks {missing}")
-            out.append({**r, 'source': paper, 'data': src['data'], 'profile': src['profile']})
+            out.append({**r, 'source': paper, 'data': r.get('data', src['data']), 'profile': src['profile']})
     if not out: raise FileNotFoundError(f"no claims files under {results}: run the tables stages first ({sorted(EFFECT_SOURCES.values())})")
     return out
 

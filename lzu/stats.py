@@ -46,14 +46,25 @@ def paired_bootstrap_ci(effect, # `effect(idx)`: the effect (ours minus baseline
                         confidence: float = 0.95, # the interval's coverage
                         n_resamples: int = 1000, # bootstrap resamples (each calls `effect` once)
                         seed: int = 0, # the resampling's seed
+                        vectorized: bool = False, # `effect` takes a (B, n_units) array of B resamples and returns their B effects
+                        batch: int = 250, # resamples per call of a vectorized `effect`
                        ) -> tuple[float, float, float]:
     "`(effect on all units, lo, hi)`: a paired percentile-bootstrap interval for an effect that is not a mean of per-unit scores (e.g. a difference of COCO APs over resampled sequences)."
     from scipy.stats import bootstrap
     n_units = check_int('n_units', n_units, lo=2)
     confidence = check_number('confidence', confidence, lo=0, hi=1, lo_open=True, hi_open=True)
-    full = float(effect(np.arange(n_units)))
+    if vectorized:
+        def stat(i, axis=-1):
+            i = np.asarray(i, dtype=np.int64)
+            out = np.asarray(effect(i.reshape(-1, n_units)), dtype=np.float64)
+            if out.shape != (i.size // n_units,): raise ValueError(f"a vectorized effect must return one value per resample ({i.size // n_units}), got shape {out.shape}")
+            return out.reshape(i.shape[:-1])
+        full = float(stat(np.arange(n_units)[None])[0])
+    else:
+        stat = lambda i: float(effect(np.asarray(i, dtype=np.int64)))
+        full = float(effect(np.arange(n_units)))
     if not math.isfinite(full): raise ValueError(f"effect on all {n_units} units is {full}: it must be finite")
-    res = bootstrap((np.arange(n_units),), lambda i: float(effect(np.asarray(i, dtype=np.int64))), vectorized=False,
+    res = bootstrap((np.arange(n_units),), stat, vectorized=bool(vectorized), batch=check_int('batch', batch, lo=1) if vectorized else None,
                     n_resamples=check_int('n_resamples', n_resamples, lo=100), confidence_level=confidence,
                     method='percentile', rng=np.random.default_rng(seed))
     lo, hi = res.confidence_interval

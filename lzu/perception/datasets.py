@@ -21,7 +21,7 @@ from .formats import CITYSCAPES_CLASSES, ID_TO_TRAIN_ID, IGNORE_INDEX, MAX_LABEL
 
 # %% auto #0
 __all__ = ['AP_NAMES', 'ARGOVERSE_HD_WIDTH', 'read_rgb', 'to_tensor', 'ArgoverseHD', 'coco_image_eval', 'coco_ap',
-           'coco_evaluate', 'Cityscapes']
+           'coco_evaluate', 'coco_ap_resampled', 'Cityscapes']
 
 # %% ../../nbs/41_perception.datasets.ipynb #6c36f573
 def read_rgb(path, # an image file (JPEG, PNG, ...)
@@ -298,6 +298,79 @@ def coco_evaluate(coco_gt, # a pycocotools `COCO`, or a COCO-format dict (images
     "COCO box AP, AP50, AP75, APs, APm, APl in [0, 1]: 0.0 where there is ground truth but no detection, NaN (never -1) where there is no ground truth."
     return coco_ap(coco_image_eval(coco_gt, detections, image_ids, area_scale))
 
+
+# %% ../../nbs/41_perception.datasets.ipynb #88646456
+def _coco_det_table(ev, # a `coco_image_eval` result
+                    k: int, # category position in `ev.params.catIds`
+                    a: int, # area-range position in `ev.params.areaRng`
+                   ) -> tuple:
+    "One (category, area range) of `ev`: detections' image positions, true-positive and ignored flags (T, D) in pycocotools' score order, and per-image counts of non-ignored ground truth."
+    p = ev.params; n, A, maxDet = len(p.imgIds), len(p.areaRng), p.maxDets[-1]
+    E = [(i, e) for i in range(n) if (e := ev.evalImgs[k * A * n + a * n + i]) is not None]
+    n_gt = np.zeros(n, np.int64)
+    for i, e in E: n_gt[i] = np.count_nonzero(np.asarray(e['gtIgnore']) == 0)
+    T = len(p.iouThrs)
+    if not E: return np.zeros(0, np.int64), np.zeros((T, 0), bool), np.zeros((T, 0), bool), n_gt
+    scores = np.concatenate([e['dtScores'][:maxDet] for _, e in E])
+    image = np.concatenate([np.full(len(e['dtScores'][:maxDet]), i, np.int64) for i, e in E])
+    order = np.argsort(-scores, kind='mergesort')   # as pycocotools: stable, so ties keep the images' order
+    dtm = np.concatenate([e['dtMatches'][:, :maxDet] for _, e in E], axis=1)[:, order]
+    ig = np.concatenate([e['dtIgnore'][:, :maxDet] for _, e in E], axis=1)[:, order].astype(bool)
+    return image[order], (dtm != 0) & ~ig, ig, n_gt
+
+def coco_ap_resampled(ev, # a `coco_image_eval` result
+                      counts, # (B, n) how often each of the n evaluated images is in each of B resamples (a row of ones: all images once)
+                      names=AP_NAMES, # the numbers wanted
+                      batch: int = 64, # resamples per vectorised block (memory: batch x 10 x detections of one category)
+                     ) -> dict[str, np.ndarray]:
+    "`coco_ap` of B resamples at once: {name: (B,) array} in [0, 1], NaN where a resample has no ground truth of that size."
+    c = np.asarray(counts)
+    n = len(ev.params.imgIds)
+    if c.ndim != 2 or c.shape[1] != n or (c < 0).any() or not np.issubdtype(c.dtype, np.integer):
+        raise ValueError(f"counts must be a (B, {n}) array of non-negative integers (image multiplicities per resample), got {c.dtype} {c.shape}")
+    bad = [k for k in names if k not in _AREA_OF]
+    if bad or not names: raise ValueError(f"names must be some of {AP_NAMES}, got {names!r}")
+    p = ev.params
+    K, T, R = len(p.catIds), len(p.iouThrs), len(p.recThrs)
+    areas = sorted({_AREA_OF[k] for k in names})
+    t50, t75 = (int(np.argmin(np.abs(p.iouThrs - v))) for v in (0.5, 0.75))
+    sel = dict(AP=slice(None), AP50=slice(t50, t50 + 1), AP75=slice(t75, t75 + 1))
+    sums = {k: np.zeros(len(c)) for k in names}; valid = {k: np.zeros(len(c)) for k in names}
+    for a in areas:
+        for k in range(K):
+            image, tp, ig, n_gt = _coco_det_table(ev, k, a)
+            npig = c @ n_gt   # (B,) non-ignored ground truth per resample
+            q = np.zeros((len(c), T, R))   # precision at the recall thresholds, as pycocotools' accumulate
+            D = len(image)
+            for s in range(0, len(c), batch) if D else ():
+                w = c[s:s + batch, image].astype(np.float64)   # (b, D): each detection counts as often as its image
+                b = len(w)
+                cw = np.cumsum(w, axis=1)   # detections so far; tp + fp + ignored
+                nb = npig[s:s + batch].astype(np.float64)[:, None]
+                # the least whole count m with fl(m / npig) >= r: recall tp / npig reaches r exactly where tp >= m
+                m = np.ceil(p.recThrs[None] * nb)
+                with np.errstate(divide='ignore', invalid='ignore'):
+                    m = np.where((m - 1) / nb >= p.recThrs, m - 1, m); m = np.where(m / nb >= p.recThrs, m, m + 1)
+                for t in range(T):
+                    # only true positives matter: recall grows there, and the running maximum of precision is reached
+                    # at one (precision falls over false positives); so the curve is evaluated at them alone
+                    P = np.flatnonzero(tp[t])
+                    if P.size == 0: continue
+                    tps = np.cumsum(w[:, P], axis=1)
+                    fps = cw[:, P] - tps - (np.cumsum(w * ig[t], axis=1)[:, P] if ig[t].any() else 0.0)
+                    pr = tps / (fps + tps + np.spacing(1))
+                    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]   # made non-increasing in recall, as pycocotools
+                    big = float(tps[:, -1].max() + m.max() + 1)   # rows set apart: the keys stay exact integers in float64
+                    off = np.arange(b, dtype=np.float64)[:, None] * big
+                    i = np.searchsorted((tps + off).ravel(), (m + off).ravel(), side='left').reshape(b, R) - np.arange(b)[:, None] * P.size
+                    got = np.take_along_axis(pr, np.minimum(i, P.size - 1), axis=1)
+                    q[s:s + batch, t] = np.where((i < P.size) & (nb > 0), got, 0.0)
+            has = npig > 0   # pycocotools leaves precision -1 (left out of the mean) where there is no ground truth
+            for name in names:
+                if _AREA_OF[name] != a: continue
+                qq = q[:, sel.get(name, slice(None))]
+                sums[name] += np.where(has, qq.reshape(len(c), -1).sum(1), 0.0); valid[name] += has * qq[0].size
+    with np.errstate(invalid='ignore'): return {k: np.where(valid[k] > 0, sums[k] / np.maximum(valid[k], 1), np.nan) for k in names}
 
 # %% ../../nbs/41_perception.datasets.ipynb #9829924c
 class Cityscapes(Dataset):

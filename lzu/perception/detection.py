@@ -26,14 +26,15 @@ from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.ops import misc as misc_nn_ops
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool, LastLevelP6P7
 
+from ..checks import check_choice
 from ..zoom.grids import resample, uniform_grid
 from ..zoom.wrapper import LZU
 from ..zoom.saliency import adaptive_saliency, check_saliency, dataset_saliency, jitter_boxes
 from ..zoom.warps import zoom
 
 # %% auto #0
-__all__ = ['cached_weights', 'resnet_fpn', 'CompactResNet', 'compact_fpn', 'NoResizeTransform', 'retinanet', 'scale_boxes',
-           'FPNWrapper', 'LZUDetector', 'detection_collate', 'detection_step', 'zoom_unzoom_latency']
+__all__ = ['BOX_LOSSES', 'cached_weights', 'resnet_fpn', 'CompactResNet', 'compact_fpn', 'NoResizeTransform', 'retinanet',
+           'scale_boxes', 'FPNWrapper', 'LZUDetector', 'detection_collate', 'detection_step', 'zoom_unzoom_latency']
 
 # %% ../../nbs/43_perception.detection.ipynb #8d9e951a
 def cached_weights(arch: str, # a torchvision classification model name, e.g. 'resnet50'
@@ -135,6 +136,8 @@ class NoResizeTransform(GeneralizedRCNNTransform):
         return (f"{self.__class__.__name__}(Normalize(mean={self.image_mean}, std={self.image_std}), "
                 f"no resize, pad to a multiple of {self.size_divisible})")
 
+BOX_LOSSES = ('l1', 'smooth_l1', 'giou', 'ciou', 'diou')  # torchvision's box regression losses (`_box_loss`)
+
 def retinanet(num_classes: int, # object classes (torchvision's RetinaNet has no background class: labels are 0..num_classes-1)
               backbone: str = 'resnet50', # 'resnet50' (paper) or any torchvision ResNet ('resnet18' for the CPU default)
               fpn_channels: int = 256, # FPN width (paper: 256; fewer for a fast CPU model)
@@ -152,7 +155,7 @@ def retinanet(num_classes: int, # object classes (torchvision's RetinaNet has no
     if not (isinstance(num_classes, int) and num_classes >= 1): raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
     if not (isinstance(head_convs, int) and 1 <= head_convs <= 4): raise ValueError(f"head_convs must be an int in 1..4, got {head_convs!r}")
     if head_norm not in (None, 'group'): raise ValueError(f"head_norm must be None or 'group', got {head_norm!r}")
-    if box_loss not in ('l1', 'smooth_l1', 'giou', 'ciou', 'diou'): raise ValueError(f"box_loss must be 'l1', 'smooth_l1', 'giou', 'ciou' or 'diou', got {box_loss!r}")
+    check_choice('box_loss', box_loss, BOX_LOSSES)
     if backbone == 'compact':
         if pretrained_backbone is True: raise ValueError("pretrained_backbone=True: the compact ResNet has no ImageNet weights (use 'auto' or False)")
         fpn = compact_fpn(fpn_channels)

@@ -21,29 +21,30 @@ from torchvision.models.detection import RetinaNet
 
 from ..checks import check_choice, check_hw, check_int, check_number
 from ..files import atomic_save, sha256_file, write_json
-from .datasets import AP_NAMES, ARGOVERSE_HD_WIDTH, ArgoverseHD, Cityscapes, coco_ap
+from .datasets import AP_NAMES, ARGOVERSE_HD_WIDTH, ArgoverseHD, Cityscapes, coco_ap_resampled
 from ..stats import effect_record, paired_bootstrap_ci
-from .detection import LZUDetector, detection_collate, retinanet, scale_boxes, zoom_unzoom_latency
+from .detection import BOX_LOSSES, LZUDetector, detection_collate, retinanet, scale_boxes, zoom_unzoom_latency
 from .formats import CITYSCAPES_CLASSES, MANIFEST_NAME
 from ..zoom.grids import resample, uniform_grid
 from ..zoom.wrapper import LZU
 from ..zoom.saliency import dataset_saliency, jitter_boxes
 from .segmentation import (LZUSegmenter, center_square_crop, evaluate_segmentation, iou_from_confusion, pspnet_fpn, resize_labels,
                                          segmentation_flops, segmentation_saliency, segmentation_step)
-from ..train import TrainConfig, check_state_dict, code_version, dist_env, latest_checkpoint, seed_everything, seed_worker, train
+from ..train import OPTIMIZERS, SCHEDULES, TrainConfig, check_state_dict, code_version, dist_env, latest_checkpoint, seed_everything, seed_worker, train
 
 # %% auto #0
 __all__ = ['DET_METHODS', 'PAPER_IMAGE_W', 'SEG_METHODS', 'PAPER_TABLE6', 'PAPER_LATENCY_MS', 'METHOD_NAMES', 'PAPER_TABLE1',
            'PAPER_TABLE2', 'TABLE2_FROM', 'PAPER_TABLE3', 'PAPER_TABLE4', 'detection_root', 'segmentation_root',
-           'split_train_holdout', 'DetectionExperiment', 'DetectionTrainData', 'detection_loader', 'DetectionCropData',
-           'save_detector_weights', 'load_detector_weights', 'detection_saliency', 'build_detector', 'rescale_detector',
-           'select_prev_boxes', 'DetectorTrainee', 'detector_step', 'checkpoint_dir', 'train_detector',
-           'evaluate_detector', 'best_setting', 'saliency_grid_search', 'SegmentationExperiment', 'SegmentationData',
-           'segmentation_training_saliency', 'build_segmenter', 'train_segmenter', 'evaluate_segmenter', 'data_label',
-           'jsonable', 'loss_curve', 'evenly_spaced', 'figure_detections', 'search_table', 'latency_table',
-           'latency_verdict', 'detection_method', 'detection_latency_ms', 'detection_table1', 'detection_table2',
-           'segmentation_rows', 'segmentation_table3', 'segmentation_table4', 'save_detections', 'load_detections',
-           'sequence_groups', 'detection_effect', 'segmentation_effect']
+           'split_train_holdout', 'init_sha256', 'DetectionExperiment', 'DetectionTrainData', 'detection_loader',
+           'DetectionCropData', 'save_detector_weights', 'load_detector_weights', 'detection_saliency',
+           'build_detector', 'rescale_detector', 'select_prev_boxes', 'DetectorTrainee', 'detector_step',
+           'checkpoint_dir', 'train_detector', 'leading_sequences', 'evaluate_detector', 'best_setting',
+           'saliency_grid_search', 'SegmentationExperiment', 'SegmentationData', 'segmentation_training_saliency',
+           'build_segmenter', 'train_segmenter', 'evaluate_segmenter', 'data_label', 'jsonable', 'loss_curve',
+           'evenly_spaced', 'figure_detections', 'search_table', 'latency_table', 'latency_verdict', 'detection_method',
+           'detection_latency_ms', 'detection_table1', 'detection_table2', 'segmentation_rows', 'segmentation_table3',
+           'segmentation_table4', 'save_detections', 'load_detections', 'sequence_groups', 'detection_effect',
+           'detection_ap_interval', 'segmentation_effect']
 
 # %% ../../nbs/45_perception.experiments.ipynb #e6d3c274
 def _data_set_root(data_root, sub: str, marker: str, what: str) -> Path:
@@ -104,17 +105,23 @@ def _common_checks(exp):
     check_number('weight_decay', exp.weight_decay, 0); check_number('grad_clip', exp.grad_clip, 0, lo_open=True, allow_none=True)
     check_number('holdout', exp.holdout, 0, 1, hi_open=True)
     check_choice('pretrained_backbone', exp.pretrained_backbone, ('auto', True, False))
+    check_choice('optimizer', exp.optimizer, OPTIMIZERS); check_choice('schedule', exp.schedule, SCHEDULES); check_int('warmup_steps', exp.warmup_steps, 0)
 
 def _fingerprint(exp, exclude=(), extra: str = '') -> str:
     "12 hex digits of the hash of the settings (less the evaluation-only ones in `exclude`), of `extra` and of the code (`code_version`)."
     d = {k: v for k, v in asdict(exp).items() if k not in exclude}
     return hashlib.sha256((json.dumps(d, sort_keys=True) + extra + code_version('lzu.perception.experiments')).encode()).hexdigest()[:12]
 
-def _init_sha(init: str | None) -> str:
-    "The sha256 of a weights file to start from ('' for none); a clear error when it is missing."
+def init_sha256(init, # a weights file to start from (the shared pretraining's), or None
+                expect: str | None = None, # the sha256 it must have (e.g. the one the det_pretrain result records); None: any
+               ) -> str:
+    "The sha256 of the weights file `init` ('' for None): one clear error for a missing file or one other than `expect`."
     if init is None: return ''
-    if not Path(init).is_file(): raise FileNotFoundError(f"init={init!r}: no such weights file (the shared pretraining writes it: dvc repro det_pretrain)")
-    return sha256_file(init)
+    if not Path(init).is_file(): raise FileNotFoundError(f"init={str(init)!r}: no such weights file (the shared pretraining writes it: dvc repro det_pretrain)")
+    sha = sha256_file(init)
+    if expect is not None and sha != expect:
+        raise ValueError(f"init={str(init)!r} is not the recorded pretraining (sha256 {sha[:12]}, recorded {str(expect)[:12]}): dvc repro -f det_pretrain")
+    return sha
 
 @dataclass
 class DetectionExperiment:
@@ -128,7 +135,8 @@ class DetectionExperiment:
     steps: int | None = 40 # optimizer steps (exactly one of steps and epochs; paper: 3 epochs)
     epochs: int | None = None # passes over the training frames
     batch_size: int = 2 # frames per step (paper: 8)
-    lr: float = 3e-4 # Adam's learning rate (the paper: SGD, 0.005 uniform / 0.01 LZU; the shared loop has Adam only)
+    lr: float = 3e-4 # peak learning rate of uniform models (the paper: SGD at 0.005)
+    lzu_lr_factor: float = 1.0 # LZU models (fixed, adaptive) train at lr x this (the paper: 2, SGD at 0.01 against the baseline's 0.005)
     lr_decay: float = 1.0 # exponential decay per `lr_decay_every` steps (the paper: linear decay to 0)
     lr_decay_every: int = 1000 # steps between decays
     weight_decay: float = 1e-4 # Adam's L2 weight decay (paper: 1e-4)
@@ -180,11 +188,10 @@ class DetectionExperiment:
             check_number('cascade_last_fraction', self.cascade_last_fraction, 0, 1, hi_open=True)
             if self.method != 'adaptive' and self.cascade_last_fraction != 0:
                 raise ValueError(f"cascade_last_fraction is for method='adaptive' (method={self.method!r}): leave it None")
-        check_number('prev_score_thresh', self.prev_score_thresh, 0, 1)
+        check_number('prev_score_thresh', self.prev_score_thresh, 0, 1); check_number('lzu_lr_factor', self.lzu_lr_factor, 0, lo_open=True)
         check_int('prev_max_dets', self.prev_max_dets, 1)
         check_int('head_convs', self.head_convs, 1, 4); check_choice('head_norm', self.head_norm, (None, 'group'))
-        check_choice('box_loss', self.box_loss, ('l1', 'giou')); check_choice('optimizer', self.optimizer, ('adam', 'adamw'))
-        check_choice('schedule', self.schedule, ('exponential', 'cosine')); check_int('warmup_steps', self.warmup_steps, 0)
+        check_choice('box_loss', self.box_loss, BOX_LOSSES)
         if self.anchor_sizes is not None: self.anchor_sizes = tuple(check_number('anchor_sizes', s, 0, lo_open=True) for s in self.anchor_sizes)
         check_number('bg_iou_thresh', self.bg_iou_thresh, 0, 1, lo_open=True); check_number('fg_iou_thresh', self.fg_iou_thresh, self.bg_iou_thresh, 1)
         if self.crop_hw is not None:
@@ -194,6 +201,11 @@ class DetectionExperiment:
         except TypeError: ok = False
         if not ok: raise ValueError(f"crop_scales must be a pair (lo, hi) with 0 < lo <= hi, got {self.crop_scales!r}")
         if self.init is not None and not isinstance(self.init, str): raise ValueError(f"init must be a file path or None, got {self.init!r}")
+
+    @property
+    def peak_lr(self) -> float:
+        "The learning rate this model trains at: `lr`, times `lzu_lr_factor` for the LZU methods (appendix A.6)."
+        return self.lr * (self.lzu_lr_factor if self.method != 'uniform' else 1.0)
 
     @property
     def cascade(self) -> float:
@@ -210,7 +222,7 @@ class DetectionExperiment:
 
     def fingerprint(self) -> str:
         "12 hex digits of the hash of the settings that affect training (the checkpoint folder's suffix; not `source_scales`; `init` by its content)."
-        return _fingerprint(self, exclude=('source_scales',), extra=_init_sha(self.init))
+        return _fingerprint(self, exclude=('source_scales',), extra=init_sha256(self.init))
 
     def resolved(self, image_hw: tuple[int, int], # the frames' (H, W)
                 ) -> dict:
@@ -314,13 +326,13 @@ def load_detector_weights(model: RetinaNet, # the freshly built RetinaNet (befor
                          ) -> RetinaNet:
     "Load a RetinaNet's weights from `path`; clear errors for a missing, damaged or mismatched file. `.weights_note` says so."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"init={str(path)!r}: no such weights file (the shared pretraining writes it: dvc repro det_pretrain)")
+    sha = init_sha256(path)
     try: sd = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise ValueError(f"init={str(path)!r} is not a readable weights file ({type(e).__name__}: {e})") from e
     if not isinstance(sd, dict): raise ValueError(f"init={str(path)!r} holds a {type(sd).__name__}, not a state_dict")
     check_state_dict(model, sd, path)
     model.load_state_dict(sd)
-    model.weights_note = f"the shared pretraining ({path.name}, sha256 {sha256_file(path)[:12]})"
+    model.weights_note = f"the shared pretraining ({path.name}, sha256 {sha[:12]})"
     return model
 
 def detection_saliency(exp: DetectionExperiment, # amplitude, bandwidth, grid
@@ -440,10 +452,9 @@ def _guard_data(ckpt_dir: str | None, signature: dict):
     if dist_env()[0] == 0: write_json(p, signature)   # atomically: other ranks may be reading it
 
 def _train_config(exp, ckpt, checkpoint_every, progress, device, num_workers) -> TrainConfig:
-    return TrainConfig(steps=exp.steps, epochs=exp.epochs, batch_size=exp.batch_size, lr=exp.lr, lr_decay=exp.lr_decay,
+    return TrainConfig(steps=exp.steps, epochs=exp.epochs, batch_size=exp.batch_size, lr=exp.peak_lr, lr_decay=exp.lr_decay,
                        lr_decay_every=exp.lr_decay_every, weight_decay=exp.weight_decay, grad_clip=exp.grad_clip,
-                       optimizer=getattr(exp, 'optimizer', 'adam'), schedule=getattr(exp, 'schedule', 'exponential'),
-                       warmup_steps=getattr(exp, 'warmup_steps', 0),
+                       optimizer=exp.optimizer, schedule=exp.schedule, warmup_steps=exp.warmup_steps,
                        seed=exp.seed, checkpoint_dir=ckpt, checkpoint_every=checkpoint_every, progress=progress,
                        device=device, num_workers=num_workers)
 
@@ -504,6 +515,15 @@ def _as_detector(model, exp: DetectionExperiment, data_root) -> LZUDetector:
     if exp.method == 'adaptive': kw.update(grid_hw=exp.grid_hw, amplitude=exp.amplitude, bandwidth=r['bandwidth'], jitter=r['jitter'])
     return LZUDetector(model, data.image_hw, exp.train_scale, exp.method, **kw)
 
+def leading_sequences(data: ArgoverseHD, # a split
+                      n: int, # how many sequences (all of them when the split has fewer)
+                     ) -> list[int]:
+    "Indices of the frames of the split's first `n` sequences (in the split's order): a fixed subset for secondary tables."
+    n = check_int('sequences', n, 1)
+    first = list(dict.fromkeys(im['sid'] for im in data.images))[:n]
+    keep = set(first)
+    return [i for i, im in enumerate(data.images) if im['sid'] in keep]
+
 @torch.no_grad()
 def evaluate_detector(detector, # a trained `LZUDetector` (or a torchvision RetinaNet, wrapped as `exp` says)
                       exp: DetectionExperiment, # its experiment
@@ -514,6 +534,7 @@ def evaluate_detector(detector, # a trained `LZUDetector` (or a torchvision Reti
                       batch_size: int = 4, # frames per forward (uniform, fixed; adaptive runs frame by frame)
                       return_detections: bool = False, # also return {image_id: detections in original pixels}
                       progress: bool = False, # a tqdm bar
+                      sequences: int | None = None, # score the frames of the split's first `sequences` sequences only (None: all)
                      ):
     "COCO AP (AP, AP50, AP75, APs, APm, APl, in [0, 1]; `coco_evaluate`'s convention) of a detector on a split, at a scale, from a source resolution."
     if split == 'holdout':
@@ -522,7 +543,7 @@ def evaluate_detector(detector, # a trained `LZUDetector` (or a torchvision Reti
         indices = split_train_holdout(data, exp.holdout, exp.seed)[1]
     else:
         data = ArgoverseHD(detection_root(data_root), split, label_offset=0)
-        indices = list(range(len(data)))
+        indices = list(range(len(data))) if sequences is None else leading_sequences(data, sequences)
     det = _as_detector(detector, exp, data_root)
     H, W = data.image_hw
     if det.image_hw != (H, W): raise ValueError(f"the detector was built for {det.image_hw[0]} x {det.image_hw[1]} frames, the {split!r} split has {H} x {W}")
@@ -625,6 +646,9 @@ class SegmentationExperiment:
     lr_decay_every: int = 1000 # steps between decays
     weight_decay: float = 5e-4 # Adam's L2 weight decay (paper: 5e-4)
     grad_clip: float | None = None # clip the gradient norm to this, if given
+    optimizer: str = 'adam' # 'adam' or 'adamw' (`lzu.train.TrainConfig`)
+    schedule: str = 'exponential' # 'exponential' or 'cosine' (`lzu.train.lr_factor`)
+    warmup_steps: int = 0 # linear learning-rate warm-up steps
     seed: int = 0 # seeds the weights, the data order, dropout and the held-out split
     grid_hw: tuple = (45, 45) # saliency grid (A.6: 45 x 45)
     fwhm: float = 15.0 # attraction kernel fwhm in saliency cells (A.6: 15)
@@ -643,6 +667,11 @@ class SegmentationExperiment:
         self.grid_hw, self.label_hw = check_hw('grid_hw', self.grid_hw, lo=2), check_hw('label_hw', self.label_hw, lo=2)
         check_number('fwhm', self.fwhm, 0, lo_open=True); check_number('boundary_value', self.boundary_value, 0, lo_open=True)
         check_number('background_value', self.background_value, 0, lo_open=True)
+
+    @property
+    def peak_lr(self) -> float:
+        "The learning rate this model trains at (`lr`; the paper trains uniform and LZU segmenters alike)."
+        return self.lr
 
     @property
     def name(self) -> str:
@@ -968,7 +997,9 @@ def save_detections(dets: dict, # {image_id: {'boxes' (N, 4), 'scores' (N,), 'la
                                          for i in ids]) if ids else np.zeros((0, 4 if k == 'boxes' else 1), dt))
     arrays = dict(image_ids=np.asarray(ids, dtype=np.int64), counts=np.asarray([len(dets[i]['scores']) for i in ids], dtype=np.int64),
                   boxes=cat('boxes', np.float32), scores=cat('scores', np.float32)[:, 0], labels=cat('labels', np.int64)[:, 0])
-    return atomic_save(path, lambda p: np.savez_compressed(open(p, 'wb'), **arrays))
+    def write(p):
+        with open(p, 'wb') as f: np.savez_compressed(f, **arrays)   # a file object: savez would append .npz to a bare path
+    return atomic_save(path, write)
 
 def load_detections(path, # a `save_detections` file
                    ) -> dict:
@@ -1005,12 +1036,37 @@ def detection_effect(claim: str, # what the claim says, e.g. 'fixed LZU beats un
     if metric not in AP_NAMES: raise ValueError(f"metric must be one of {AP_NAMES}, got {metric!r}")
     if set(ours) != set(baseline): raise ValueError(f"ours and baseline must score the same frames: {len(set(ours) ^ set(baseline))} frames differ")
     ev_o, ev_b = data.image_eval(ours, list(ours)), data.image_eval(baseline, list(ours))
-    groups = sequence_groups(data, ev_o.params.imgIds)
-    def effect(idx):
-        pos = np.concatenate([groups[k] for k in idx])
-        return 100 * (coco_ap(ev_o, pos, (metric,))[metric] - coco_ap(ev_b, pos, (metric,))[metric])
-    d, lo, hi = paired_bootstrap_ci(effect, len(groups), n_resamples=n_resamples, seed=seed)
-    return effect_record(claim, metric, d, (lo, hi), paper, units=f"{len(groups)} validation sequences, {len(ours)} frames (paired bootstrap)")
+    counts, n_seq = _sequence_resampler(data, ev_o)
+    def effect(I):   # a block of sequence resamples (B, n_seq) -> their B differences
+        C = counts(I)
+        return 100 * (coco_ap_resampled(ev_o, C, (metric,))[metric] - coco_ap_resampled(ev_b, C, (metric,))[metric])
+    d, lo, hi = paired_bootstrap_ci(effect, n_seq, n_resamples=n_resamples, seed=seed, vectorized=True)
+    return effect_record(claim, metric, d, (lo, hi), paper, units=f"{n_seq} validation sequences, {len(ours)} frames (paired bootstrap)")
+
+def _sequence_resampler(data: ArgoverseHD, ev) -> tuple:
+    "`(counts, n_seq)`: `counts(I)` turns sequence resamples I (B, n_seq) into the multiplicities (B, n) of `ev`'s images."
+    groups = sequence_groups(data, ev.params.imgIds)
+    seq_of = np.empty(len(ev.params.imgIds), np.int64)
+    for g, pos in enumerate(groups): seq_of[pos] = g
+    def counts(I):
+        I = np.asarray(I, dtype=np.int64)
+        per_seq = np.zeros((len(I), len(groups)), np.int64)
+        np.add.at(per_seq, (np.arange(len(I))[:, None], I), 1)
+        return per_seq[:, seq_of]
+    return counts, len(groups)
+
+def detection_ap_interval(data: ArgoverseHD, # the scored split
+                          dets: dict, # one model's detections {image_id: ...} on the split
+                          metric: str = 'AP', # 'AP', 'AP50', 'AP75', 'APs', 'APm' or 'APl'
+                          n_resamples: int = 1000, # bootstrap resamples
+                          seed: int = 0, # the resampling's seed
+                         ) -> tuple[float, float, float]:
+    "`(AP, lo, hi)` x 100: one model's metric on the split and its 95 % bootstrap interval over the split's sequences (as `detection_effect` resamples)."
+    if metric not in AP_NAMES: raise ValueError(f"metric must be one of {AP_NAMES}, got {metric!r}")
+    ev = data.image_eval(dets, list(dets))
+    counts, n_seq = _sequence_resampler(data, ev)
+    return paired_bootstrap_ci(lambda I: 100 * coco_ap_resampled(ev, counts(I), (metric,))[metric], n_seq,
+                               n_resamples=n_resamples, seed=seed, vectorized=True)
 
 def segmentation_effect(claim: str, # what the claim says, e.g. 'fixed LZU beats uniform at 32 x 32 in mIoU'
                         ours, # the favoured model's per-image confusion matrices (N, K, K) (`ImageConfusions.stack()`)
