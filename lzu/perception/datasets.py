@@ -263,6 +263,14 @@ def coco_image_eval(coco_gt, # a pycocotools `COCO`, or a COCO-format dict (imag
 
 _AREA_OF = dict(AP=0, AP50=0, AP75=0, APs=1, APm=2, APl=3)   # the area range (all, small, medium, large) each number needs
 
+def _iou_slice(params, # a `COCOeval`'s params (its `iouThrs`)
+               name: str, # one of AP_NAMES
+              ) -> slice:
+    "The IoU thresholds a number averages over: the one at 0.5 (AP50) or 0.75 (AP75), else all ten."
+    if name not in ('AP50', 'AP75'): return slice(None)
+    t = int(np.argmin(np.abs(params.iouThrs - (0.5 if name == 'AP50' else 0.75))))
+    return slice(t, t + 1)
+
 def coco_ap(ev, # a `coco_image_eval` result
             positions=None, # positions in `ev.params.imgIds` to accumulate over, repeats allowed (a bootstrap resample); None: all
             names=AP_NAMES, # the numbers wanted (fewer: faster; a bootstrap of AP and APs accumulates 2 area ranges of 4)
@@ -286,9 +294,7 @@ def coco_ap(ev, # a `coco_image_eval` result
     _coco_quiet(e.accumulate, p)
     prec = e.eval['precision']   # (IoU thresholds, recall thresholds, categories, area ranges, 1)
     def mean(s): s = s[s > -1]; return float(s.mean()) if s.size else float('nan')
-    t50, t75 = (int(np.argmin(np.abs(p.iouThrs - v))) for v in (0.5, 0.75))
-    iou = dict(AP=slice(None), AP50=t50, AP75=t75, APs=slice(None), APm=slice(None), APl=slice(None))
-    return {k: mean(prec[iou[k], :, :, areas.index(_AREA_OF[k]), 0]) for k in names}
+    return {k: mean(prec[_iou_slice(p, k), :, :, areas.index(_AREA_OF[k]), 0]) for k in names}
 
 def coco_evaluate(coco_gt, # a pycocotools `COCO`, or a COCO-format dict (images, annotations, categories)
                   detections, # COCO result dicts, or {image_id: {'boxes' x1 y1 x2 y2, 'scores', 'labels' = category ids}}
@@ -333,8 +339,6 @@ def coco_ap_resampled(ev, # a `coco_image_eval` result
     p = ev.params
     K, T, R = len(p.catIds), len(p.iouThrs), len(p.recThrs)
     areas = sorted({_AREA_OF[k] for k in names})
-    t50, t75 = (int(np.argmin(np.abs(p.iouThrs - v))) for v in (0.5, 0.75))
-    sel = dict(AP=slice(None), AP50=slice(t50, t50 + 1), AP75=slice(t75, t75 + 1))
     sums = {k: np.zeros(len(c)) for k in names}; valid = {k: np.zeros(len(c)) for k in names}
     for a in areas:
         for k in range(K):
@@ -368,7 +372,7 @@ def coco_ap_resampled(ev, # a `coco_image_eval` result
             has = npig > 0   # pycocotools leaves precision -1 (left out of the mean) where there is no ground truth
             for name in names:
                 if _AREA_OF[name] != a: continue
-                qq = q[:, sel.get(name, slice(None))]
+                qq = q[:, _iou_slice(p, name)]
                 sums[name] += np.where(has, qq.reshape(len(c), -1).sum(1), 0.0); valid[name] += has * qq[0].size
     with np.errstate(invalid='ignore'): return {k: np.where(valid[k] > 0, sums[k] / np.maximum(valid[k], 1), np.nan) for k in names}
 

@@ -43,8 +43,8 @@ __all__ = ['DET_METHODS', 'PAPER_IMAGE_W', 'SEG_METHODS', 'PAPER_TABLE6', 'PAPER
            'build_segmenter', 'train_segmenter', 'evaluate_segmenter', 'data_label', 'jsonable', 'loss_curve',
            'evenly_spaced', 'figure_detections', 'search_table', 'latency_table', 'latency_verdict', 'detection_method',
            'detection_latency_ms', 'detection_table1', 'detection_table2', 'segmentation_rows', 'segmentation_table3',
-           'segmentation_table4', 'save_detections', 'load_detections', 'sequence_groups', 'detection_effect',
-           'detection_ap_interval', 'segmentation_effect']
+           'segmentation_table4', 'save_detections', 'load_detections', 'sequence_groups', 'scored_image_eval',
+           'detection_effect', 'detection_ap_interval', 'segmentation_effect']
 
 # %% ../../nbs/45_perception.experiments.ipynb #e6d3c274
 def _data_set_root(data_root, sub: str, marker: str, what: str) -> Path:
@@ -1023,25 +1023,35 @@ def sequence_groups(data: ArgoverseHD, # the split
     for n, i in enumerate(image_ids): groups.setdefault(sid[i], []).append(n)
     return [np.asarray(g, dtype=np.int64) for g in groups.values()]
 
+def scored_image_eval(data: ArgoverseHD, # the scored split
+                      dets, # one model's detections {image_id: ...}, or their `data.image_eval(dets, ids)` (computed once, shared by claims)
+                      what: str = 'dets', # its name in messages
+                     ):
+    "pycocotools' per-image matches of `dets` on its frames: `data.image_eval(dets, list(dets))`, or `dets` itself when it already is one."
+    if hasattr(dets, 'evalImgs') and hasattr(dets, 'params'): return dets
+    if not isinstance(dets, dict): raise TypeError(f"{what} must be detections {{image_id: ...}} or a data.image_eval result, got {type(dets).__name__}")
+    return data.image_eval(dets, list(dets))
+
 def detection_effect(claim: str, # what the claim says, e.g. 'fixed LZU beats uniform at 0.25x'
                      metric: str, # 'AP', 'AP50', 'AP75', 'APs', 'APm' or 'APl'
                      data: ArgoverseHD, # the scored split
-                     ours: dict, # the favoured model's detections {image_id: ...} on the split
-                     baseline: dict, # the other model's, on the same frames
+                     ours, # the favoured model's detections {image_id: ...} on the split, or their `scored_image_eval`
+                     baseline, # the other model's, on the same frames (detections or `scored_image_eval`)
                      paper: float | None = None, # the paper's own difference (AP x 100)
                      n_resamples: int = 1000, # bootstrap resamples
                      seed: int = 0, # the resampling's seed
                     ) -> dict:
     "`lzu.stats.effect_record` of AP(ours) - AP(baseline), x 100, with its paired bootstrap interval over the split's sequences."
     if metric not in AP_NAMES: raise ValueError(f"metric must be one of {AP_NAMES}, got {metric!r}")
-    if set(ours) != set(baseline): raise ValueError(f"ours and baseline must score the same frames: {len(set(ours) ^ set(baseline))} frames differ")
-    ev_o, ev_b = data.image_eval(ours, list(ours)), data.image_eval(baseline, list(ours))
+    ev_o, ev_b = scored_image_eval(data, ours, 'ours'), scored_image_eval(data, baseline, 'baseline')
+    io, ib = set(ev_o.params.imgIds), set(ev_b.params.imgIds)
+    if io != ib: raise ValueError(f"ours and baseline must score the same frames: {len(io ^ ib)} frames differ")
     counts, n_seq = _sequence_resampler(data, ev_o)
     def effect(I):   # a block of sequence resamples (B, n_seq) -> their B differences
         C = counts(I)
         return 100 * (coco_ap_resampled(ev_o, C, (metric,))[metric] - coco_ap_resampled(ev_b, C, (metric,))[metric])
     d, lo, hi = paired_bootstrap_ci(effect, n_seq, n_resamples=n_resamples, seed=seed, vectorized=True)
-    return effect_record(claim, metric, d, (lo, hi), paper, units=f"{n_seq} validation sequences, {len(ours)} frames (paired bootstrap)")
+    return effect_record(claim, metric, d, (lo, hi), paper, units=f"{n_seq} validation sequences, {len(io)} frames (paired bootstrap)")
 
 def _sequence_resampler(data: ArgoverseHD, ev) -> tuple:
     "`(counts, n_seq)`: `counts(I)` turns sequence resamples I (B, n_seq) into the multiplicities (B, n) of `ev`'s images."
@@ -1056,14 +1066,14 @@ def _sequence_resampler(data: ArgoverseHD, ev) -> tuple:
     return counts, len(groups)
 
 def detection_ap_interval(data: ArgoverseHD, # the scored split
-                          dets: dict, # one model's detections {image_id: ...} on the split
+                          dets, # one model's detections {image_id: ...} on the split, or their `scored_image_eval`
                           metric: str = 'AP', # 'AP', 'AP50', 'AP75', 'APs', 'APm' or 'APl'
                           n_resamples: int = 1000, # bootstrap resamples
                           seed: int = 0, # the resampling's seed
                          ) -> tuple[float, float, float]:
     "`(AP, lo, hi)` x 100: one model's metric on the split and its 95 % bootstrap interval over the split's sequences (as `detection_effect` resamples)."
     if metric not in AP_NAMES: raise ValueError(f"metric must be one of {AP_NAMES}, got {metric!r}")
-    ev = data.image_eval(dets, list(dets))
+    ev = scored_image_eval(data, dets)
     counts, n_seq = _sequence_resampler(data, ev)
     return paired_bootstrap_ci(lambda I: 100 * coco_ap_resampled(ev, counts(I), (metric,))[metric], n_seq,
                                n_resamples=n_resamples, seed=seed, vectorized=True)
