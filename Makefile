@@ -11,16 +11,29 @@ PROFILE ?= default
 RUN := $(if $(filter default,$(PROFILE)),.,runs/$(PROFILE))
 DVC := OMP_WAIT_POLICY=PASSIVE PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/dvc
 
-.PHONY: repro rebuild workspace test env export hooks
+.PHONY: repro rebuild workspace test env lock export hooks
 
-$(STAMP): settings.ini setup.py
+# The environment is the lock: requirements.lock pins every package (pip-compile, from settings.ini's requirements and
+# dev_requirements through setup.py); lzu itself is installed editable on top, and `pip check` proves it consistent.
+$(STAMP): requirements.lock settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]" 2> >(grep -v "is neither a file nor a directory" >&2)
+	$(BIN)/python -m pip install -q -r requirements.lock 2> >(grep -v "is neither a file nor a directory" >&2)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . 2> >(grep -v "is neither a file nor a directory" >&2)
+	$(BIN)/python -m pip check
 	$(BIN)/dvc config core.analytics false
 	touch $(STAMP)
 
 env: $(STAMP)
+
+# Regenerate requirements.lock after editing settings.ini's requirements: pins that still satisfy them are kept and
+# only what changed is resolved. `make lock LOCK_ARGS=--upgrade` re-resolves everything (then `make rebuild` and
+# commit the results with it). pip-compile does not read pip's configuration, so pip's own constraints file on this
+# machine, if it has one, is passed on.
+PIP_CONSTRAINTS = $(shell $(PYTHON) -m pip config get global.constraint 2>/dev/null)
+lock: $(STAMP)
+	$(BIN)/pip-compile -q --extra dev --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+	  $(addprefix --constraint ,$(PIP_CONSTRAINTS)) $(LOCK_ARGS) --output-file requirements.lock setup.py \
+	  2> >(grep -vE "is neither a file nor a directory|License|license|^\s*$$|\*\*\*|^!!" >&2)
 
 # OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning (2-thread torch is many times slower
 # under contention otherwise); the training and benchmark stages also set it themselves, for plain `dvc repro`

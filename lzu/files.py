@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['atomic_save', 'atomic_write', 'write_text', 'write_json', 'sha256_file']
+__all__ = ['atomic_save', 'atomic_write', 'write_text', 'write_json', 'save_torch', 'sha256_file']
 
 # %% ../nbs/01_files.ipynb #4444a70c
 def _tmp_path(path: Path) -> Path:
@@ -63,6 +63,15 @@ def write_json(path: str | Path, # the file
               ) -> Path:
     "Write `obj` as JSON (with a final newline) atomically."
     return write_text(path, json.dumps(obj, indent=indent, sort_keys=sort_keys) + '\n')
+
+# %% ../nbs/01_files.ipynb #cc4a9f63
+def save_torch(path: str | Path, # the file to write (atomically)
+               obj, # what `torch.save` takes: a state_dict, a checkpoint dict, a tensor
+              ) -> Path:
+    "`torch.save(obj)` to `path` atomically, with bytes that do not depend on the file's name."
+    import torch
+    with atomic_write(path, 'wb') as f: torch.save(obj, f)
+    return Path(path)
 
 # %% ../nbs/01_files.ipynb #2827627a
 def sha256_file(path: str | Path, # a file

@@ -13,9 +13,11 @@ import yaml
 
 # %% auto #0
 __all__ = ['NOTEBOOK_STAGES', 'FOREACH', 'GENERATED', 'GENERATORS', 'REPLACED_WHOLE', 'PROFILE_SKIP', 'EFFECT_SOURCES',
-           'load_params', 'stage_parameters', 'merge_profile', 'profile_params', 'prepare_profile', 'tree_manifest',
-           'ensure_generated', 'markdown_table', 'write_table', 'save_figure', 'current_results', 'collect_effects',
-           'write_effects', 'import_papermill', 'run_notebook', 'results_index', 'main']
+           'UNREPEATABLE_FILES', 'UNREPEATABLE_KEY', 'load_params', 'stage_parameters', 'merge_profile',
+           'profile_params', 'prepare_profile', 'tree_manifest', 'ensure_generated', 'markdown_table', 'write_table',
+           'save_figure', 'current_results', 'collect_effects', 'write_effects', 'reproducible_results',
+           'reproduction_diff', 'format_reproduction_diff', 'import_papermill', 'stage_kernel', 'run_notebook',
+           'results_index', 'main']
 
 # %% ../nbs/91_pipeline.ipynb #9c199d4b
 # stage -> (its papermill notebook, the generated datasets it reads)
@@ -267,6 +269,73 @@ def write_effects(results: str | Path = 'results', # the results folder
                 "it holds when the whole interval is above zero.", floatfmt='.3g')
     return recs
 
+# %% ../nbs/91_pipeline.ipynb #e9bcbe0d
+import math
+import re
+
+# what no rerun repeats: the benchmark files whole, and timings or machine readings anywhere else
+UNREPEATABLE_FILES = ('metrics/bench_zoom.json', 'metrics/bench_cobi.json', 'metrics/lzu_latency.json')
+UNREPEATABLE_KEY = re.compile(r'seconds|runtime|latency|load_avg|duration|(^|[^a-z])ms([^a-z]|$)|_s($|\[)', re.I)
+
+def _numbers(obj, path: str = ''):
+    "(path, number) of every int or float leaf of a JSON object (booleans are not numbers; NaN kept as None)."
+    if isinstance(obj, dict):
+        for k, v in obj.items(): yield from _numbers(v, f'{path}/{k}')
+    elif isinstance(obj, list):
+        for k, v in enumerate(obj): yield from _numbers(v, f'{path}[{k}]')
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        yield path, (None if isinstance(obj, float) and math.isnan(obj) else obj)
+
+def reproducible_results(results_dir: str | Path = 'results', # a results folder (`results/` or a profile's)
+                        ) -> dict:
+    "What a rebuild must repeat: `data` (each generated data set's checksum) and `numbers` (every non-timing number, by `<file>:<path>`)."
+    import hashlib
+    root = Path(results_dir)
+    if not (root / 'metrics').is_dir(): raise FileNotFoundError(f"results_dir={str(root)!r} has no metrics/ folder: not a results folder")
+    data, numbers = {}, {}
+    for f in sorted(root.rglob('*.json')):
+        rel = f.relative_to(root).as_posix()
+        if rel in UNREPEATABLE_FILES: continue
+        obj = json.loads(f.read_text())
+        if rel.endswith('_manifest.json') and isinstance(obj, dict) and 'files' in obj:
+            data[rel] = hashlib.sha256(json.dumps(obj['files'], sort_keys=True).encode()).hexdigest()
+            continue
+        numbers.update({f'{rel}:{k}': v for k, v in _numbers(obj) if not UNREPEATABLE_KEY.search(k)})
+    return dict(data=data, numbers=numbers)
+
+def reproduction_diff(reference: dict, # `reproducible_results` of the committed run
+                      current: dict, # `reproducible_results` of the rebuild
+                      rtol: float = 0.0, # relative tolerance of a number
+                      atol: float = 0.0, # absolute tolerance of a number
+                     ) -> dict:
+    "What differs: data sets (`data`), numbers beyond `atol + rtol * |reference|` (`numbers`), keys only one side has (`missing`, `extra`), and the largest difference."
+    ref, cur = reference['numbers'], current['numbers']
+    data = sorted(k for k in set(reference['data']) | set(current['data']) if reference['data'].get(k) != current['data'].get(k))
+    diffs, largest = [], 0.0
+    for k in sorted(set(ref) & set(cur)):
+        a, b = ref[k], cur[k]
+        if a is None or b is None:
+            if (a is None) != (b is None): diffs.append((k, a, b))
+            continue
+        d = abs(b - a); largest = max(largest, d)
+        if d > atol + rtol * abs(a): diffs.append((k, a, b))
+    return dict(data=data, numbers=diffs, missing=sorted(set(ref) - set(cur)), extra=sorted(set(cur) - set(ref)),
+                compared=len(set(ref) & set(cur)), largest=largest)
+
+def format_reproduction_diff(diff: dict, # `reproduction_diff`'s result
+                             rtol: float = 0.0, atol: float = 0.0, # the tolerances it was computed with
+                             show: int = 20, # differing numbers listed at most
+                            ) -> str:
+    "A readable summary of `reproduction_diff`: data sets, numbers compared and beyond the tolerance, the largest difference."
+    lines = [f"generated data: {'identical' if not diff['data'] else 'DIFFERS: ' + ', '.join(diff['data'])}",
+             f"numbers: {diff['compared']} compared, {len(diff['numbers'])} beyond atol={atol:g} + rtol={rtol:g} x |reference|; "
+             f"largest difference {diff['largest']:.3g}"]
+    lines += [f"  {k}: {a} -> {b}" for k, a, b in diff['numbers'][:show]]
+    if len(diff['numbers']) > show: lines.append(f"  ... and {len(diff['numbers']) - show} more")
+    for what in ('missing', 'extra'):
+        if diff[what]: lines.append(f"{what} ({len(diff[what])}): " + ', '.join(diff[what][:show]))
+    return '\n'.join(lines)
+
 # %% ../nbs/91_pipeline.ipynb #8e1f4707
 def import_papermill():
     "papermill, imported without `rfc3987_syntax`: it compiles a Lark grammar at import (2 s of every stage's start)."
@@ -280,6 +349,15 @@ def import_papermill():
     import papermill
     return papermill
 
+def stage_kernel(cwd: str | Path, # the kernel's working directory
+                ):
+    "A started python3 kernel that talks over local IPC sockets in a private temporary folder: no TCP port is opened."
+    import tempfile
+    from jupyter_client.manager import KernelManager
+    km = KernelManager(kernel_name='python3', transport='ipc', ip=str(Path(tempfile.mkdtemp(prefix='lzu-kernel-')) / 'k'))
+    km.start_kernel(cwd=str(cwd))
+    return km
+
 def run_notebook(stage: str, # the stage (a key of NOTEBOOK_STAGES)
                  params: dict, # the whole parameters file
                  results_dir: str = 'results', # where figures/, tables/, metrics/ and notebooks/ go
@@ -287,14 +365,13 @@ def run_notebook(stage: str, # the stage (a key of NOTEBOOK_STAGES)
                  item: str | None = None, # for a foreach stage: the item
                 ) -> Path:
     "Run a stage's experiment notebook with papermill; return the executed notebook's path."
-    from jupyter_client.manager import KernelManager
+    import shutil
     root = Path(root)
     nb, needs = NOTEBOOK_STAGES[stage]
     src, out = root / nb, root / results_dir / 'notebooks' / (f'{stage}.ipynb' if item is None else f'{stage}_{item}.ipynb')
     stage_params = stage_parameters(params, stage, results_dir, item)
     for sub in ('figures', 'tables', 'metrics', 'notebooks'): (root / results_dir / sub).mkdir(parents=True, exist_ok=True)
-    km = KernelManager(kernel_name='python3')   # started first: its start-up overlaps with importing papermill
-    km.start_kernel(cwd=str(root))
+    km = stage_kernel(root)   # started first: its start-up overlaps with importing papermill
     try:
         pm = import_papermill()
         for name in needs:   # generated data the notebook reads (when a parameter points at it): regenerate it if missing
@@ -308,6 +385,7 @@ def run_notebook(stage: str, # the stage (a key of NOTEBOOK_STAGES)
                                f"the executed notebook with the traceback is {out}") from None
     finally:   # every result is on disk when the last cell returns; a graceful shutdown would spend 1-2 s more in the
         km.shutdown_kernel(now=True)   # kernel's interpreter finalization (garbage collection of torch's module graph)
+        shutil.rmtree(Path(km.ip).parent, ignore_errors=True)
     return out
 
 def _expand_foreach(name: str, st: dict, params: dict) -> list:
@@ -342,16 +420,30 @@ def results_index(dvc_yaml: str | Path = 'dvc.yaml', # the pipeline definition
     return '\n'.join(lines) + '\n'
 
 def main(argv: list[str] | None = None):
-    "Command line: `python -m lzu.pipeline STAGE [--item ITEM] [--params params.yaml] [--results results]`, or `python -m lzu.pipeline profile NAME`."
+    """Command line: `python -m lzu.pipeline STAGE [--item ITEM] [--params params.yaml] [--results results]`;
+    `profile NAME` (prepare a profile's workspace); `reference OUT.json` (write `reproducible_results` of --results);
+    `compare REFERENCE CURRENT [--rtol R] [--atol A]` (results folders or reference files; exit status 1 if they differ)."""
     ap = argparse.ArgumentParser(prog='python -m lzu.pipeline', description=main.__doc__)
-    ap.add_argument('stage', choices=sorted([*NOTEBOOK_STAGES, *GENERATED, 'bench_zoom', 'bench_cobi', 'results_index', 'effects', 'profile']))
-    ap.add_argument('name', nargs='?', default=None, help="with `profile`: the profile whose workspace to prepare (its path is printed)")
+    ap.add_argument('stage', choices=sorted([*NOTEBOOK_STAGES, *GENERATED, 'bench_zoom', 'bench_cobi', 'results_index', 'effects',
+                                             'profile', 'reference', 'compare']))
+    ap.add_argument('names', nargs='*', help="profile: its NAME; reference: the OUT file; compare: REFERENCE and CURRENT")
     ap.add_argument('--item', default=None, help="the item of a foreach stage")
     ap.add_argument('--params', default='params.yaml'); ap.add_argument('--results', default='results')
+    ap.add_argument('--rtol', type=float, default=0.0); ap.add_argument('--atol', type=float, default=0.0)
     a = ap.parse_args(argv)
     if a.stage == 'profile':
-        if not a.name: ap.error("profile needs a NAME (a file of profiles/ without .yaml)")
-        return print(prepare_profile(a.name))
+        if len(a.names) != 1: ap.error("profile needs one NAME (a file of profiles/ without .yaml)")
+        return print(prepare_profile(a.names[0]))
+    if a.stage == 'reference':
+        if len(a.names) != 1: ap.error("reference needs the OUT file")
+        return write_json(a.names[0], reproducible_results(a.results)) and None
+    if a.stage == 'compare':
+        if len(a.names) != 2: ap.error("compare needs REFERENCE and CURRENT (results folders or reference files)")
+        read = lambda x: json.loads(Path(x).read_text()) if Path(x).is_file() else reproducible_results(x)
+        d = reproduction_diff(read(a.names[0]), read(a.names[1]), a.rtol, a.atol)
+        print(format_reproduction_diff(d, a.rtol, a.atol))
+        if d['data'] or d['numbers'] or d['missing'] or d['extra']: sys.exit(1)
+        return
     if a.stage == 'effects': return write_effects(a.results) and None
     if a.stage == 'results_index':
         from lzu.files import write_text

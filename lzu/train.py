@@ -9,6 +9,7 @@ import ast
 import atexit
 import hashlib
 import importlib.util
+import json
 import math
 import os
 import random
@@ -27,13 +28,14 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDa
 from tqdm.auto import tqdm
 
 from .checks import check_int
-from .files import atomic_save
+from .files import atomic_save, save_torch
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'RESUME_MAY_DIFFER', 'seed_everything', 'lzu_modules', 'code_version', 'device_for',
            'dist_env', 'cleanup_distributed', 'init_distributed', 'TrainConfig', 'seed_worker', 'make_loader',
            'latest_checkpoint', 'save_checkpoint', 'prune_checkpoints', 'remove_stale_temporaries', 'load_checkpoint',
-           'rng_state', 'set_rng_state', 'check_state_dict', 'check_run_config', 'lr_factor', 'train']
+           'rng_state', 'set_rng_state', 'check_state_dict', 'check_run_config', 'run_checkpoint_dir', 'lr_factor',
+           'train']
 
 # %% ../nbs/90_train.ipynb #7170730c
 def seed_everything(seed: int, # the seed for python's `random`, numpy and torch (CPU and all GPUs)
@@ -213,8 +215,8 @@ def latest_checkpoint(checkpoint_dir: str | Path | None, # a folder of `step-*.p
 def save_checkpoint(state: dict, # what to save
                     path: str | Path, # where
                    ) -> Path:
-    "Write `state` to `path` atomically with `lzu.files.atomic_save`."
-    return atomic_save(path, lambda p: torch.save(state, p))
+    "Write `state` to `path` atomically, with bytes independent of the name (`lzu.files.save_torch`)."
+    return save_torch(path, state)
 
 def prune_checkpoints(checkpoint_dir: str | Path, # a folder of `step-*.pt` checkpoints
                       keep: int, # how many of the latest to keep (>= 1)
@@ -313,6 +315,17 @@ def check_run_config(config: TrainConfig, # the settings of the run about to res
             if f.name not in RESUME_MAY_DIFFER and _plain(saved.get(f.name, f.default)) != _plain(getattr(config, f.name))]
     if diff: raise ValueError(f"{checkpoint_dir} holds the checkpoints of a run with other settings ({'; '.join(diff)}): "
                               "use another checkpoint_dir, or delete this one to train afresh")
+
+# %% ../nbs/90_train.ipynb #f853b06f
+def run_checkpoint_dir(checkpoint_root: str | Path | None, # the checkpoints' root (None: no checkpoints)
+                       name: str, # the run's name (e.g. `exp.name`)
+                       settings: str, # the settings' fingerprint (e.g. `exp.fingerprint()`)
+                       signature: dict, # what identifies the training data (JSON-serialisable: checksums, sizes, counts)
+                      ) -> str | None:
+    "`<checkpoint_root>/<name>-<settings>-<data>`: other settings or other training data never resume a stale checkpoint."
+    if checkpoint_root is None: return None
+    data = hashlib.sha256(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:8]
+    return str(Path(checkpoint_root) / f"{name}-{settings}-{data}")
 
 # %% ../nbs/90_train.ipynb #43be6e43
 def lr_factor(step: int, # the 0-based optimizer step

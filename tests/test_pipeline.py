@@ -22,7 +22,9 @@ BIN = Path(sys.executable).parent
 
 def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
     "Run `dvc ARGS` in `repo`, with this environment's bin/ first on PATH (stages call `python`)."
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # two torch threads whatever the machine: the thread count decides the order of float sums, so the committed
+    # smoke reference (made with two) is repeated bit for bit only with two
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "2"}
     return subprocess.run([str(BIN / "dvc"), *args], cwd=repo, env=env, capture_output=True, text=True)
 
 
@@ -54,6 +56,20 @@ def _declared_outputs(repo: Path) -> list:
 def test_every_declared_output_is_written(smoke_repo):
     missing = [p for p in _declared_outputs(smoke_repo) if not (smoke_repo / p).exists() or (smoke_repo / p).stat().st_size == 0]
     assert not missing, f"stages did not write {missing}"
+
+
+SMOKE_REFERENCE = ROOT / "tests" / "smoke_reference.json"
+
+
+def test_smoke_run_reproduces_the_committed_reference(smoke_repo):
+    """The smoke run repeats the committed reference: generated data byte for byte, every trained number exactly
+    (same environment, two threads; README "Reproducing the committed numbers"). A drift of the environment or the
+    code fails here instead of silently moving the tables. After an intended change:
+    `make repro PROFILE=smoke && python -m lzu.pipeline reference tests/smoke_reference.json --results runs/smoke/results`."""
+    from lzu.pipeline import format_reproduction_diff, reproducible_results, reproduction_diff
+    d = reproduction_diff(json.loads(SMOKE_REFERENCE.read_text()), reproducible_results(smoke_repo / "results"))
+    assert not (d["data"] or d["numbers"] or d["missing"] or d["extra"]), format_reproduction_diff(d)
+    assert d["compared"] > 1000 and len(json.loads(SMOKE_REFERENCE.read_text())["data"]) == 2
 
 
 def test_tables_name_their_profile_and_data(smoke_repo):

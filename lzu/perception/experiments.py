@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.models.detection import RetinaNet
 
 from ..checks import check_choice, check_hw, check_int, check_number
-from ..files import atomic_save, sha256_file, write_json
+from ..files import atomic_save, save_torch, sha256_file, write_json
 from .datasets import AP_NAMES, ARGOVERSE_HD_WIDTH, ArgoverseHD, Cityscapes, coco_ap_resampled
 from ..stats import effect_record, paired_bootstrap_ci
 from .detection import BOX_LOSSES, LZUDetector, detection_collate, retinanet, scale_boxes, zoom_unzoom_latency
@@ -30,7 +30,7 @@ from ..zoom.wrapper import LZU
 from ..zoom.saliency import dataset_saliency, jitter_boxes
 from .segmentation import (LZUSegmenter, center_square_crop, evaluate_segmentation, iou_from_confusion, pspnet_fpn, resize_labels,
                                          segmentation_flops, segmentation_saliency, segmentation_step)
-from ..train import OPTIMIZERS, SCHEDULES, TrainConfig, check_state_dict, code_version, dist_env, latest_checkpoint, seed_everything, seed_worker, train
+from ..train import OPTIMIZERS, SCHEDULES, TrainConfig, check_state_dict, code_version, dist_env, run_checkpoint_dir, seed_everything, seed_worker, train
 
 # %% auto #0
 __all__ = ['DET_METHODS', 'PAPER_IMAGE_W', 'SEG_METHODS', 'PAPER_TABLE6', 'PAPER_LATENCY_MS', 'METHOD_NAMES', 'PAPER_TABLE1',
@@ -318,7 +318,7 @@ def save_detector_weights(detector: LZUDetector, # a trained detector (any metho
     model = copy.copy(detector.model)
     if isinstance(model.backbone, LZU): model.backbone = model.backbone.backbone
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_save(path, lambda p: torch.save(sd, p))
+    save_torch(path, sd)
     return Path(path)
 
 def load_detector_weights(model: RetinaNet, # the freshly built RetinaNet (before any LZU wrapping)
@@ -439,18 +439,6 @@ def detector_step(model: nn.Module, # a `DetectorTrainee` (or its DDP wrapper)
     return {'loss': sum(out.values()), **{k: v.detach() for k, v in out.items()}, **extra}
 
 # %% ../../nbs/45_perception.experiments.ipynb #24899d9f
-def _guard_data(ckpt_dir: str | None, signature: dict):
-    "Record the training data's signature in the checkpoint folder; refuse to resume there on other data."
-    if ckpt_dir is None: return
-    p = Path(ckpt_dir) / 'data.json'
-    if p.is_file() and latest_checkpoint(ckpt_dir) is not None:
-        old = json.loads(p.read_text())
-        if old != signature:
-            diff = sorted(k for k in set(old) | set(signature) if old.get(k) != signature.get(k))
-            raise ValueError(f"the checkpoints in {ckpt_dir} were trained on other data (differs in {diff}): "
-                             "delete the folder (or use another checkpoint_root) to train afresh")
-    if dist_env()[0] == 0: write_json(p, signature)   # atomically: other ranks may be reading it
-
 def _train_config(exp, ckpt, checkpoint_every, progress, device, num_workers) -> TrainConfig:
     return TrainConfig(steps=exp.steps, epochs=exp.epochs, batch_size=exp.batch_size, lr=exp.peak_lr, lr_decay=exp.lr_decay,
                        lr_decay_every=exp.lr_decay_every, weight_decay=exp.weight_decay, grad_clip=exp.grad_clip,
@@ -460,16 +448,17 @@ def _train_config(exp, ckpt, checkpoint_every, progress, device, num_workers) ->
 
 def checkpoint_dir(exp, # a `DetectionExperiment` or `SegmentationExperiment`
                    checkpoint_root, # the checkpoints' root (None: none)
+                   signature: dict, # what identifies the training data (`lzu.train.run_checkpoint_dir`)
                   ) -> str | None:
-    "`<checkpoint_root>/<name>-<fingerprint>` (None without a root)."
-    return None if checkpoint_root is None else str(Path(checkpoint_root) / f"{exp.name}-{exp.fingerprint()}")
+    "`<checkpoint_root>/<name>-<fingerprint>-<data>` (None without a root): other settings or data train afresh."
+    return run_checkpoint_dir(checkpoint_root, exp.name, exp.fingerprint(), signature)
 
 def _training_part(exp, data) -> list[int]:
     return split_train_holdout(data, exp.holdout, exp.seed)[0] if exp.holdout else list(range(len(data)))
 
 def train_detector(exp: DetectionExperiment, # the experiment
                    data_root, # a folder holding argoverse-hd/ (synthetic or real)
-                   checkpoint_root=None, # checkpoints go to `<checkpoint_root>/<name>-<fingerprint>/` (None: none)
+                   checkpoint_root=None, # checkpoints go to `checkpoint_dir(...)` (None: none)
                    device=None, # None: CUDA when available, else CPU
                    progress: bool = True, # a tqdm bar
                    checkpoint_every: int = 50, # steps between checkpoints
@@ -490,9 +479,8 @@ def train_detector(exp: DetectionExperiment, # the experiment
     total = exp.steps if exp.steps is not None else exp.epochs * len(loader)
     n_cascade = int(round(exp.cascade * total))
     trainee = DetectorTrainee(det, total - n_cascade if n_cascade else None, exp.prev_score_thresh, exp.prev_max_dets)
-    ckpt = checkpoint_dir(exp, checkpoint_root)
-    _guard_data(ckpt, dict(annotations=sha256_file(data.ann_file), frames=len(idx),
-                           indices=hashlib.sha256(str(idx).encode()).hexdigest()[:16]))
+    ckpt = checkpoint_dir(exp, checkpoint_root, dict(annotations=sha256_file(data.ann_file), frames=len(idx),
+                                                     indices=hashlib.sha256(str(idx).encode()).hexdigest()[:16]))
     history = train(trainee, None, loader, _train_config(exp, ckpt, checkpoint_every, progress, device, num_workers),
                     step_fn=detector_step)
     det.train_info = dict(frames=len(idx), steps=total, cascade_from=trainee.cascade_from, weights_note=det.weights_note)
@@ -723,7 +711,7 @@ def build_segmenter(exp: SegmentationExperiment, # the experiment
 
 def train_segmenter(exp: SegmentationExperiment, # the experiment
                     data_root, # a folder holding cityscapes/ (synthetic or real)
-                    checkpoint_root=None, # checkpoints go to `<checkpoint_root>/<name>-<fingerprint>/` (None: none)
+                    checkpoint_root=None, # checkpoints go to `checkpoint_dir(...)` (None: none)
                     device=None, # None: CUDA when available, else CPU
                     progress: bool = True, # a tqdm bar
                     checkpoint_every: int = 50, # steps between checkpoints
@@ -734,10 +722,9 @@ def train_segmenter(exp: SegmentationExperiment, # the experiment
     idx = _training_part(exp, data)
     if len(idx) < exp.batch_size: raise ValueError(f"{len(idx)} training images, fewer than batch_size={exp.batch_size}")
     seg = build_segmenter(exp, segmentation_training_saliency(exp, data, idx) if exp.method == 'fixed' else None)
-    ckpt = checkpoint_dir(exp, checkpoint_root)
     files = '\n'.join(f"{p.relative_to(data.root)} {p.stat().st_size} {l.stat().st_size}" for p, (l, _) in (
         (data.images[i], data.labels_[i]) for i in idx))
-    _guard_data(ckpt, dict(files=hashlib.sha256(files.encode()).hexdigest(), images=len(idx)))
+    ckpt = checkpoint_dir(exp, checkpoint_root, dict(files=hashlib.sha256(files.encode()).hexdigest(), images=len(idx)))
     history = train(seg, None, SegmentationData(data, idx, (exp.size, exp.size)),
                     _train_config(exp, ckpt, checkpoint_every, progress, device, num_workers), step_fn=segmentation_step)
     seg.train_info = dict(images=len(idx), weights_note=seg.weights_note)

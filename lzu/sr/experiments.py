@@ -23,12 +23,12 @@ from .metrics import aligned_metrics, lpips_available
 from .net import SRNet
 from ..raw.srraw import SRRawDataset, apply_wb
 from ..raw.synthetic import syn_raw_from_rgb
-from ..train import TrainConfig, code_version, device_for, seed_everything, train
+from ..train import TrainConfig, code_version, device_for, run_checkpoint_dir, seed_everything, train
 
 # %% auto #0
 __all__ = ['INPUT_KINDS', 'LOSSES', 'BASES', 'SRExperiment', 'SynRawInputs', 'sr_dataset', 'build_model', 'build_loss',
-           'model_input', 'camera_zoom', 'sr_forward', 'sr_step', 'train_sr', 'bicubic_zoom', 'unique_matches',
-           'evaluate_sr', 'summarise']
+           'model_input', 'camera_zoom', 'sr_forward', 'sr_step', 'sr_training_signature', 'train_sr', 'bicubic_zoom',
+           'unique_matches', 'evaluate_sr', 'summarise']
 
 # %% ../../nbs/33_sr.experiments.ipynb #d2da111d
 INPUT_KINDS = ('raw', 'png', 'syn-raw')
@@ -166,10 +166,18 @@ def sr_step(exp: SRExperiment, loss_fn):
     return step
 
 # %% ../../nbs/33_sr.experiments.ipynb #b193b502
+def sr_training_signature(data, # `sr_dataset(exp, root, 'train')`
+                         ) -> dict:
+    "What identifies a run's training data (for its checkpoint folder): every file of its training sequences by relative path, size and modification time."
+    d = data.data if isinstance(data, SynRawInputs) else data
+    files = sorted(Path(f) for s in d.sequences for frame in s.frames for f in frame)
+    keys = [[str(f.relative_to(d.root)), (st := f.stat()).st_size, st.st_mtime_ns] for f in files]
+    return dict(files=hashlib.sha256(json.dumps(keys).encode()).hexdigest(), sequences=len(d.sequences), pairs=len(d.pairs))
+
 def train_sr(exp: SRExperiment, # the experiment
              root, # the SR-Raw root
              cache_dir=None, # the alignment cache
-             checkpoint_root=None, # checkpoints go to `<checkpoint_root>/<name>-<fingerprint>/` (None: none)
+             checkpoint_root=None, # checkpoints go to `<checkpoint_root>/<name>-<fingerprint>-<data>/` (None: none)
              device=None, # None: CUDA when available, else CPU
              progress: bool = True, # a tqdm bar
              checkpoint_every: int = 100, # steps between checkpoints
@@ -178,7 +186,7 @@ def train_sr(exp: SRExperiment, # the experiment
     "Train the experiment's network; returns it (in eval mode) and the loss history."
     model, loss_fn = build_model(exp), build_loss(exp)
     data = sr_dataset(exp, root, 'train', cache_dir, memory_cache=memory_cache)
-    ckpt = None if checkpoint_root is None else str(Path(checkpoint_root) / f"{exp.name}-{exp.fingerprint()}")
+    ckpt = run_checkpoint_dir(checkpoint_root, exp.name, exp.fingerprint(), sr_training_signature(data))
     cfg = TrainConfig(steps=exp.steps, batch_size=exp.batch_size, lr=exp.lr, lr_decay=exp.lr_decay,
                       lr_decay_every=exp.lr_decay_every, seed=exp.seed, checkpoint_dir=ckpt,
                       checkpoint_every=checkpoint_every, progress=progress, device=device)
