@@ -37,12 +37,15 @@ lock: $(STAMP)
 
 # OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning (2-thread torch is many times slower
 # under contention otherwise); the training and benchmark stages also set it themselves, for plain `dvc repro`
+# Both first run the preflight (lzu.preflight): a profile that needs real data, weights or a GPU this machine lacks
+# stops with the whole list before any stage has run; the default passes silently.
+PREFLIGHT := $(CURDIR)/$(BIN)/python -m lzu.preflight
 repro: workspace
-	cd $(RUN) && $(DVC) repro
+	cd $(RUN) && $(PREFLIGHT) && $(DVC) repro
 
 # everything from nothing: the generated data, caches and checkpoints (work/) deleted and every stage rerun
 rebuild: workspace
-	cd $(RUN) && rm -rf work && $(DVC) repro -f
+	cd $(RUN) && $(PREFLIGHT) && rm -rf work && $(DVC) repro -f
 
 # a profile other than the default: its workspace (repository files + params.yaml merged with profiles/$(PROFILE).yaml)
 workspace: $(STAMP)
