@@ -454,7 +454,7 @@ def cobi_table(result: dict, # what `run_cobi_bench` returns
                   f"conv3_2) at a {S}x{S} output, blocked (`block_size={fu['block_size']}`), {fu['max_positions']} positions "
                   f"sampled per layer (unsampled, CoBi_RGB alone would compare {S * S} x {S * S} positions: "
                   f"{(S * S) ** 2 * 4 / 1e9:.0f} GB per dense matrix, and ~{(S * S / 65536) ** 2:.0f}x the work of 65536), "
-                  "VGG-19 with **random weights** (the ImageNet weights are not available here; the cost does not depend on them), "
+                  "VGG-19 with **random weights** (the cost does not depend on the weights' values, so none are loaded), "
                   "forward + backward, one run:", "",
                   "| output | sampled positions per layer | peak MiB | s | loss |", "|---|---|---|---|---|",
                   (f"| {S}x{S} | {fu['max_positions']} | {f(fu['peak_mb'], 0)} | {f(fu['time_s'])} | {f(fu['loss'], 4)} |"
@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None, # the arguments (default: `sys.argv[1:]`
     z.add_argument('--batches', type=int, nargs='+', default=[1, 8], help="batch sizes (default: 1 8)")
     z.add_argument('--repeats', type=int, default=20, help="timed rounds per entry; figures are medians (default: 20)")
     z.add_argument('--warmup', type=int, default=3, help="untimed rounds per entry (default: 3)")
-    z.add_argument('--device', choices=['cpu', 'cuda'], default='cpu', help="where to run (default: cpu)")
+    z.add_argument('--device', choices=['cpu', 'cuda', 'auto'], default='cpu', help="where to run; auto: CUDA when available, else the CPU (default: cpu)")
     z.add_argument('--settings', nargs='+', choices=list(SETTINGS), default=list(SETTINGS), help="which settings (default: all)")
     z.add_argument('--seed', type=int, default=0, help="seeds the boxes and images (default: 0)")
     z.add_argument('--json', type=Path, default=None, help="also write the JSON here")
@@ -481,7 +481,7 @@ def main(argv: list[str] | None = None, # the arguments (default: `sys.argv[1:]`
                    help=f"positions N = M (default: {' '.join(map(str, COBI_SIZES))}, skipping sizes estimated to take > 180 s)")
     c.add_argument('--channels', type=int, default=64, help="C (default: 64)")
     c.add_argument('--block-size', type=int, default=512, help="block size of the blocked loss (default: 512)")
-    c.add_argument('--device', choices=['cpu', 'cuda'], default='cpu', help="where to run (default: cpu)")
+    c.add_argument('--device', choices=['cpu', 'cuda', 'auto'], default='cpu', help="where to run; auto: CUDA when available, else the CPU (default: cpu)")
     c.add_argument('--repeats', type=int, default=3, help="repeats per entry, 1 above 9216 positions (default: 3)")
     c.add_argument('--dense-max', type=int, default=16384, help="no dense run above this many positions (default: 16384)")
     c.add_argument('--full-size', type=int, default=512, help="output side of the full 4X loss; 0 skips it (default: 512)")
@@ -490,6 +490,7 @@ def main(argv: list[str] | None = None, # the arguments (default: `sys.argv[1:]`
     c.add_argument('--json', type=Path, default=None, help="also write the JSON here")
     c.add_argument('--table', type=Path, default=None, help="write a markdown table here")
     a = p.parse_args(argv)
+    if a.device == 'auto': a.device = 'cuda' if torch.cuda.is_available() else 'cpu'
     try:
         if a.bench == 'cobi':
             res = run_cobi_bench(a.sizes, a.channels, a.block_size, a.device, a.repeats, dense_max=a.dense_max,

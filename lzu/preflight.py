@@ -56,23 +56,18 @@ def missing_data(params: dict, # the profile's merged parameters
     return out
 
 # %% ../nbs/93_preflight.ipynb #48e72388
-def _checkpoint_name(arch: str) -> str:
-    "The file name torchvision's first ImageNet checkpoint of `arch` has in the torch cache."
-    import torchvision
-    return os.path.basename(next(iter(torchvision.models.get_model_weights(arch))).url)
-
 def missing_weights(params: dict, # the profile's merged parameters
                    ) -> list[str]:
     "One line per pretrained weights file that the parameters ask for and the torch cache lacks (file name and folder)."
     import torch
-    from lzu.perception.detection import cached_weights
+    from lzu.perception.detection import cached_weights, imagenet_checkpoint_name
     from lzu.sr.contextual import vgg19_weights_path
     from lzu.sr.metrics import alexnet_checkpoint
     folder = Path(torch.hub.get_dir()) / 'checkpoints'
     wanted: dict = {}   # file -> (what, sections)
     for name, sec in _sections(params).items():
         if sec.get('pretrained_backbone') is True and sec.get('backbone') and cached_weights(sec['backbone']) is None:
-            wanted.setdefault(_checkpoint_name(sec['backbone']), [f"ImageNet {sec['backbone']}", []])[1].append(name)
+            wanted.setdefault(imagenet_checkpoint_name(sec['backbone']), [f"ImageNet {sec['backbone']}", []])[1].append(name)
         if sec.get('vgg_weights') == 'imagenet' and not vgg19_weights_path().is_file():
             wanted.setdefault(vgg19_weights_path().name, ['ImageNet VGG-19 (CX and CoBi features)', []])[1].append(name)
     tables = params.get('sr_tables') or {}
@@ -83,11 +78,13 @@ def missing_weights(params: dict, # the profile's merged parameters
 
 def missing_devices(params: dict, # the profile's merged parameters
                    ) -> list[str]:
-    "A line if some section asks for `device: cuda` and no CUDA GPU is available."
+    "A line if the profile needs a CUDA GPU (`gpu_required: true`, or a section's `device: cuda`) and none is available."
     import torch
     names = sorted(n for n, sec in _sections(params).items() if sec.get('device') == 'cuda')
-    if not names or torch.cuda.is_available(): return []
-    return [f"GPU: device 'cuda' is asked for by {', '.join(names)}, but CUDA is not available on this machine"]
+    if not (names or params.get('gpu_required')) or torch.cuda.is_available(): return []
+    why = [f"gpu_required: true (the {params.get('profile')!r} profile's training is sized for a GPU)"] * bool(params.get('gpu_required'))
+    why += [f"device 'cuda' in {', '.join(names)}"] * bool(names)
+    return [f"GPU: CUDA is not available on this machine, and the profile asks for it: {'; '.join(why)}"]
 
 def preflight(params: dict, # the profile's merged parameters
              ) -> list[str]:

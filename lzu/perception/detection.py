@@ -33,10 +33,18 @@ from ..zoom.saliency import adaptive_saliency, check_saliency, dataset_saliency,
 from ..zoom.warps import zoom
 
 # %% auto #0
-__all__ = ['BOX_LOSSES', 'cached_weights', 'resnet_fpn', 'CompactResNet', 'compact_fpn', 'NoResizeTransform', 'retinanet',
-           'scale_boxes', 'FPNWrapper', 'LZUDetector', 'detection_collate', 'detection_step', 'zoom_unzoom_latency']
+__all__ = ['BOX_LOSSES', 'imagenet_checkpoint_name', 'cached_weights', 'resnet_fpn', 'CompactResNet', 'compact_fpn',
+           'NoResizeTransform', 'retinanet', 'scale_boxes', 'FPNWrapper', 'LZUDetector', 'detection_collate',
+           'detection_step', 'zoom_unzoom_latency']
 
 # %% ../../nbs/43_perception.detection.ipynb #8d9e951a
+def imagenet_checkpoint_name(arch: str, # a torchvision classification model name, e.g. 'resnet50'
+                            ) -> str:
+    "The file name of torchvision's first ImageNet checkpoint of `arch` (IMAGENET1K_V1), as torch.hub caches it."
+    try: enum = torchvision.models.get_model_weights(arch)
+    except (ValueError, KeyError): raise ValueError(f"unknown torchvision model {arch!r}") from None
+    return os.path.basename(next(iter(enum)).url)
+
 def cached_weights(arch: str, # a torchvision classification model name, e.g. 'resnet50'
                   ) -> Path | None:
     "The file of one of `arch`'s ImageNet checkpoints in torch.hub's cache (`torch.hub.get_dir()/checkpoints`), or `None`."
@@ -69,8 +77,9 @@ def resnet_fpn(backbone: str = 'resnet50', # a torchvision ResNet: 'resnet18', '
         raise ValueError(f"returned_layers must be ResNet stages in 1..4, got {returned_layers}")
     path = cached_weights(backbone) if pretrained_backbone is not False else None
     if pretrained_backbone is True and path is None:
-        raise FileNotFoundError(f"pretrained_backbone=True but no ImageNet weights for {backbone} in {Path(torch.hub.get_dir())/'checkpoints'} "
-                                "(nothing is downloaded: put the torchvision checkpoint there)")
+        raise FileNotFoundError(f"pretrained_backbone=True but no ImageNet weights for {backbone}: {imagenet_checkpoint_name(backbone)} "
+                                f"is not in {Path(torch.hub.get_dir())/'checkpoints'}/ (nothing is downloaded: copy torchvision's "
+                                "checkpoint there, or set TORCH_HOME)")
     # torchvision's convention (retinanet_resnet50_fpn): frozen BN and 3 trainable stages from pretrained weights, else BN and all 5
     norm = norm_layer or (misc_nn_ops.FrozenBatchNorm2d if path is not None else nn.BatchNorm2d)
     trainable = (3 if path is not None else 5) if trainable_layers is None else int(trainable_layers)

@@ -52,7 +52,8 @@ def _data_set_root(data_root, sub: str, marker: str, what: str) -> Path:
     p = Path(data_root)
     if (p / sub).is_dir(): return p / sub
     if (p / marker).is_dir(): return p
-    raise FileNotFoundError(f"no {what} under {p}: expected {p / sub}/ (as generate_scenes writes it, or data/{sub}/) or a {what} root holding {marker}/")
+    raise FileNotFoundError(f"no {what} at {p}: expected the folder {p / sub}/ (the README's 'Real datasets and a GPU' layout, "
+                            f"which generate_scenes also writes), or {p}/ itself holding {marker}/")
 
 def detection_root(data_root, # a folder holding argoverse-hd/ (or an Argoverse-HD root itself)
                   ) -> Path:
@@ -890,7 +891,7 @@ def detection_method(result: dict, # a det_train result
 
 def detection_latency_ms(result: dict, # a det_train result
                          latency_rows: list, # `latency_table` rows (the det_latency result's 'rows')
-                         config: str = 'default_model', # the configuration timed with the trained models' network
+                         config: str = 'trained_model', # the det_latency configuration of the trained models' network (every profile names it so)
                         ) -> float:
     "Our latency of the result's model: the uniform forward at its scale plus its method's measured extra (NaN if not timed)."
     lat = {(r['config'], r['scale']): r for r in latency_rows}
@@ -903,6 +904,7 @@ def _ap(v): return math.nan if v is None else 100 * v
 
 def detection_table1(dets: dict, # {item: det_train result}
                      latency_rows: list, # `latency_table` rows
+                     device: str = 'cpu', # where the latency was timed (the det_latency result's `device`): the column's label
                     ):
     "Table 1's analogue: per model (by scale, then method) its steps, COCO AP x 100, our latency, and the paper's row."
     import pandas as pd
@@ -910,7 +912,7 @@ def detection_table1(dets: dict, # {item: det_train result}
     for r in sorted(dets.values(), key=lambda r: (r['experiment']['train_scale'], list(METHOD_NAMES).index(detection_method(r)))):
         s, m = r['experiment']['train_scale'], detection_method(r)
         row = {'scale': f'{s:g}x', 'method': METHOD_NAMES[m], 'steps': r['experiment']['steps'], **{c: _ap(r['val'][c]) for c in AP_NAMES},
-               'latency ms (CPU)': detection_latency_ms(r, latency_rows)}
+               f'latency ms ({device.upper()})': detection_latency_ms(r, latency_rows)}
         row.update({f'paper {c}': v for c, v in zip((*AP_NAMES, 'latency ms (GPU)'), PAPER_TABLE1.get((s, m), (math.nan,) * 7))})
         rows.append(row)
     return pd.DataFrame(rows)
