@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['atomic_save', 'atomic_write', 'write_text', 'write_json', 'save_torch', 'sha256_file']
+__all__ = ['atomic_save', 'atomic_write', 'write_text', 'write_json', 'save_torch', 'sha256_file', 'weights_match_name',
+           'weights_file_label']
 
 # %% ../nbs/01_files.ipynb #4444a70c
 def _tmp_path(path: Path) -> Path:
@@ -81,3 +82,27 @@ def sha256_file(path: str | Path, # a file
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
+
+# %% ../nbs/01_files.ipynb #ce13d3f4
+import re
+
+_HASH_IN_NAME = re.compile(r'-([0-9a-f]{8,64})\.[A-Za-z0-9]+$')
+_CHECKED: dict = {}
+
+def weights_match_name(path: str | Path, # a checkpoint named as torch.hub publishes them, `<model>-<sha256 prefix>.pth`
+                      ) -> bool | None:
+    "Whether the file's sha256 starts with the hex digits in its name (None: the name carries none)."
+    path = Path(path)
+    m = _HASH_IN_NAME.search(path.name)
+    if m is None: return None
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _CHECKED: _CHECKED[key] = sha256_file(path).startswith(m.group(1))
+    return _CHECKED[key]
+
+def weights_file_label(path: str | Path, # a weights file the pipeline loads
+                      ) -> str:
+    "The file's path, marked `STAND-IN` when its bytes do not match the checksum in its name (not the published weights)."
+    ok = weights_match_name(path)
+    if ok is False: return f"STAND-IN weights {path} (its sha256 does not match its name: not the published file)"
+    return str(path)

@@ -13,18 +13,19 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['GENERATED_DATA', 'DATA_ROOT_SETS', 'missing_data', 'missing_weights', 'missing_devices', 'preflight', 'main']
+__all__ = ['missing_data', 'missing_weights', 'missing_devices', 'preflight', 'main']
 
 # %% ../nbs/93_preflight.ipynb #b28166dd
-GENERATED_DATA = 'work/'   # the pipeline's own generated data live under work/: nothing to provide
-
-# the data sets that a section's `data_root` must hold, by section
-DATA_ROOT_SETS = {'det_pretrain': ('argoverse-hd',), 'det_search': ('argoverse-hd',), 'det_train': ('argoverse-hd',),
-                  'seg_train': ('cityscapes',), 'perception_tables': ('argoverse-hd', 'cityscapes')}
-
-def _is_real(path) -> bool:
-    "A data path the user provides (not one the pipeline generates under `work/`)."
-    return path is not None and not Path(str(path)).as_posix().startswith(GENERATED_DATA)
+def _real_roots(params: dict) -> dict:
+    "(data set, root) -> the stages reading that real data set there (the data sets of `lzu.pipeline.DATA_SETS` not read from their generated stand-in)."
+    from lzu.pipeline import DATA_SETS, GENERATED, NOTEBOOK_STAGES
+    wanted: dict = {}
+    for stage, (_, sets) in NOTEBOOK_STAGES.items():
+        for s in sets:
+            _, gen, key, _ = DATA_SETS[s]
+            root = (params.get(stage) or {}).get(key)
+            if root is not None and Path(str(root)).as_posix() != GENERATED[gen][0]: wanted.setdefault((s, str(root)), []).append(stage)
+    return wanted
 
 def _sections(params: dict) -> dict:
     "The sections of a parameters mapping that stages read (not the YAML anchors' own sections such as `det_model`)."
@@ -37,22 +38,18 @@ def missing_data(params: dict, # the profile's merged parameters
                 ) -> list[str]:
     "One line per real data set that the parameters ask for and that is not where they say."
     from lzu.perception.experiments import detection_root, segmentation_root
-    finders = {'argoverse-hd': detection_root, 'cityscapes': segmentation_root}
-    wanted: dict = {}   # (kind, root) -> the sections that read it
-    for name, sec in _sections(params).items():
-        if _is_real(sec.get('data_root')):
-            for kind in DATA_ROOT_SETS.get(name, ()): wanted.setdefault((kind, str(sec['data_root'])), []).append(name)
-        if _is_real(sec.get('srraw_root')): wanted.setdefault(('sr-raw', str(sec['srraw_root'])), []).append(name)
+    from lzu.pipeline import DATA_SETS
+    finders = {'argoverse_hd': detection_root, 'cityscapes': segmentation_root}
     out = []
-    for (kind, root), names in sorted(wanted.items()):
+    for (kind, root), names in sorted(_real_roots(params).items()):
         who = f"(read by {', '.join(sorted(names))})"
-        if kind == 'sr-raw':
+        if kind == 'srraw':
             p = Path(root)
             if not p.is_dir() or not any(q.is_dir() for q in p.iterdir()):
                 out.append(f"SR-Raw: no sequence folders in {p}/ {who}: put the SR-Raw sequences there (one folder per sequence)")
             continue
         try: finders[kind](root)
-        except FileNotFoundError as e: out.append(f"{kind}: {e} {who}")
+        except FileNotFoundError as e: out.append(f"{DATA_SETS[kind][0]}: {e} {who}")
     return out
 
 # %% ../nbs/93_preflight.ipynb #48e72388
@@ -60,7 +57,7 @@ def missing_weights(params: dict, # the profile's merged parameters
                    ) -> list[str]:
     "One line per pretrained weights file that the parameters ask for and the torch cache lacks (file name and folder)."
     import torch
-    from lzu.perception.detection import cached_weights, imagenet_checkpoint_name
+    from lzu.perception.detection import cached_weights, coco_retinanet_file, imagenet_checkpoint_name
     from lzu.sr.contextual import vgg19_weights_path
     from lzu.sr.metrics import alexnet_checkpoint
     folder = Path(torch.hub.get_dir()) / 'checkpoints'
@@ -68,10 +65,11 @@ def missing_weights(params: dict, # the profile's merged parameters
     for name, sec in _sections(params).items():
         if sec.get('pretrained_backbone') is True and sec.get('backbone') and cached_weights(sec['backbone']) is None:
             wanted.setdefault(imagenet_checkpoint_name(sec['backbone']), [f"ImageNet {sec['backbone']}", []])[1].append(name)
+        if sec.get('pretrained_backbone') == 'coco' and not coco_retinanet_file().is_file():
+            wanted.setdefault(coco_retinanet_file().name, ["torchvision's COCO RetinaNet (the detectors' start)", []])[1].append(name)
         if sec.get('vgg_weights') == 'imagenet' and not vgg19_weights_path().is_file():
             wanted.setdefault(vgg19_weights_path().name, ['ImageNet VGG-19 (CX and CoBi features)', []])[1].append(name)
-    tables = params.get('sr_tables') or {}
-    if _is_real(tables.get('srraw_root')) and not alexnet_checkpoint().is_file():
+    if any(kind == 'srraw' and 'sr_tables' in names for (kind, _), names in _real_roots(params).items()) and not alexnet_checkpoint().is_file():
         wanted.setdefault(alexnet_checkpoint().name, ['ImageNet AlexNet (LPIPS, a column of Zoom to Learn Table 1)', []])[1].append('sr_tables')
     return [f"weights: {what}: {file} is not in {folder}/ (read by {', '.join(sorted(set(names)))}; nothing is downloaded: "
             f"copy torchvision's file there, or set TORCH_HOME)" for file, (what, names) in sorted(wanted.items())]

@@ -35,7 +35,7 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'RESUME_MAY_DIFFER', 'seed_everything', 'l
            'dist_env', 'cleanup_distributed', 'init_distributed', 'TrainConfig', 'seed_worker', 'make_loader',
            'latest_checkpoint', 'save_checkpoint', 'prune_checkpoints', 'remove_stale_temporaries', 'load_checkpoint',
            'rng_state', 'set_rng_state', 'check_state_dict', 'check_run_config', 'run_checkpoint_dir', 'lr_factor',
-           'train']
+           'make_optimizer', 'train']
 
 # %% ../nbs/90_train.ipynb #7170730c
 def seed_everything(seed: int, # the seed for python's `random`, numpy and torch (CPU and all GPUs)
@@ -122,8 +122,8 @@ def init_distributed(device: torch.device, # the device this process trains on (
     return True
 
 # %% ../nbs/90_train.ipynb #a7184f38
-OPTIMIZERS = ('adam', 'adamw')
-SCHEDULES = ('exponential', 'cosine')
+OPTIMIZERS = ('adam', 'adamw', 'sgd')
+SCHEDULES = ('exponential', 'cosine', 'linear', 'poly', 'step')
 
 @dataclass
 class TrainConfig:
@@ -132,12 +132,15 @@ class TrainConfig:
     epochs: int | None = None # passes over the data (needs a sized loader)
     batch_size: int = 8 # samples per step *per process*
     lr: float = 1e-4 # peak learning rate (the authors' code: Adam at 1e-4; the paper states none)
-    lr_decay: float = 1.0 # schedule 'exponential': the factor per `lr_decay_every` steps (1.0: constant, as the authors' code)
+    lr_decay: float = 1.0 # schedules 'exponential' and 'step': the factor per decay (1.0: constant, as the authors' code)
     lr_decay_every: int = 1 # schedule 'exponential': optimizer steps between two decays
+    lr_milestones: tuple[float, ...] = () # schedule 'step': where the rate is multiplied by `lr_decay`, as fractions of all steps in (0, 1)
+    poly_power: float = 0.9 # schedule 'poly': the power of `1 - step / total` (PSPNet's 0.9)
     betas: tuple[float, float] = (0.9, 0.999) # Adam's / AdamW's betas
-    weight_decay: float = 0.0 # weight decay: L2 in the gradient (Adam) or decoupled (AdamW)
-    optimizer: str = 'adam' # 'adam' (torch.optim.Adam) or 'adamw' (torch.optim.AdamW, decoupled weight decay)
-    schedule: str = 'exponential' # 'exponential' (`lr_decay` every `lr_decay_every` steps) or 'cosine' (to 0 at the last step)
+    momentum: float = 0.9 # SGD's momentum
+    weight_decay: float = 0.0 # weight decay: L2 in the gradient (Adam, SGD) or decoupled (AdamW)
+    optimizer: str = 'adam' # 'adam' (torch.optim.Adam), 'adamw' (torch.optim.AdamW, decoupled weight decay) or 'sgd' (torch.optim.SGD with `momentum`)
+    schedule: str = 'exponential' # 'exponential' (`lr_decay` every `lr_decay_every` steps), 'cosine' or 'linear' (to 0 at the last step), 'poly' (`(1 - step / total) ** poly_power`) or 'step' (`lr_decay` at each of `lr_milestones`)
     warmup_steps: int = 0 # linear warm-up from `lr / warmup_steps` to `lr` over the first steps (0: none)
     grad_clip: float | None = None # clip the gradient's global norm to this, if given
     seed: int = 0 # seeds python/numpy/torch (plus the rank) and the data order
@@ -164,6 +167,10 @@ class TrainConfig:
         if not 0 < self.lr_decay <= 1: raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
         if self.optimizer not in OPTIMIZERS: raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES: raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not all(0 < m < 1 for m in self.lr_milestones): raise ValueError(f"lr_milestones must be fractions of the steps in (0, 1), got {self.lr_milestones!r}")
+        if self.schedule == 'step' and not self.lr_milestones: raise ValueError("schedule 'step' needs lr_milestones (fractions of the steps in (0, 1))")
+        if not self.poly_power > 0: raise ValueError(f"poly_power must be > 0, got {self.poly_power!r}")
+        if not 0 <= self.momentum < 1: raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if not (isinstance(self.warmup_steps, int) and self.warmup_steps >= 0): raise ValueError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}")
 
 # %% ../nbs/90_train.ipynb #1c1995ad
@@ -334,8 +341,20 @@ def lr_factor(step: int, # the 0-based optimizer step
              ) -> float:
     "The multiple of `config.lr` that optimizer step `step` uses: warm-up times the schedule."
     warm = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
-    if config.schedule == 'cosine': return warm * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
+    done = min(step, total) / max(total, 1)   # the fraction of the run behind this step
+    if config.schedule == 'cosine': return warm * 0.5 * (1 + math.cos(math.pi * done))
+    if config.schedule == 'linear': return warm * (1 - done)
+    if config.schedule == 'poly': return warm * (1 - done) ** config.poly_power
+    if config.schedule == 'step': return warm * config.lr_decay ** sum(step >= round(m * total) for m in config.lr_milestones)
     return warm * config.lr_decay ** (step // config.lr_decay_every)
+
+def make_optimizer(params, # the parameters to optimise (an iterable of tensors or of parameter groups)
+                   config: TrainConfig, # its optimizer, lr, betas, momentum, weight_decay
+                  ) -> torch.optim.Optimizer:
+    "The optimizer `config` names: Adam, AdamW (both with `betas`) or SGD with `momentum`."
+    if config.optimizer == 'sgd': return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    opt_cls = torch.optim.AdamW if config.optimizer == 'adamw' else torch.optim.Adam
+    return opt_cls(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
 
 # %% ../nbs/90_train.ipynb #46fc5fd4
 def _to(batch, device: torch.device):
@@ -368,7 +387,7 @@ def train(model: torch.nn.Module, # the model to train (in place); wrapped in DD
           step_fn: Callable | None = None, # `step_fn(model, batch)` -> loss, or a dict with `'loss'` and other scalars to log
           on_checkpoint: Callable | None = None, # called on rank 0 as `on_checkpoint(path, step)` after each checkpoint
          ) -> dict[str, list]:
-    "Train `model` with Adam(W) under a warm-up and an exponential or cosine schedule; return the history (`'loss'`, `'lr'`, any logged scalars per step)."
+    "Train `model` with Adam(W) or SGD under a warm-up and a schedule (`lr_factor`); return the history (`'loss'`, `'lr'`, any logged scalars per step)."
     if step_fn is None:
         if loss_fn is None: raise ValueError("give a loss_fn or a step_fn")
         step_fn = _default_step(loss_fn)
@@ -387,8 +406,7 @@ def train(model: torch.nn.Module, # the model to train (in place); wrapped in DD
     else: total = config.steps
     if per_epoch == 0: raise ValueError("the loader yields no batches (dataset smaller than one batch with drop_last?)")
 
-    opt_cls = torch.optim.AdamW if config.optimizer == 'adamw' else torch.optim.Adam
-    opt = opt_cls(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    opt = make_optimizer(model.parameters(), config)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(k, total, config))
     use_scaler = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)

@@ -62,12 +62,13 @@ SMOKE_REFERENCE = ROOT / "tests" / "smoke_reference.json"
 
 
 def test_smoke_run_reproduces_the_committed_reference(smoke_repo):
-    """The smoke run repeats the committed reference: generated data byte for byte, every trained number exactly
-    (same environment, two threads; README "Reproducing the committed numbers"). A drift of the environment or the
+    """The smoke run repeats the committed reference: generated data byte for byte, every trained number within the
+    tolerance measured between two processor classes (lzu.pipeline.CROSS_PROCESSOR_TOLERANCE, numerics pinned by
+    PINNED_NUMERICS; two threads; README "Reproducing the committed numbers"). A drift of the environment or the
     code fails here instead of silently moving the tables. After an intended change:
     `make repro PROFILE=smoke && python -m lzu.pipeline reference tests/smoke_reference.json --results runs/smoke/results`."""
-    from lzu.pipeline import format_reproduction_diff, reproducible_results, reproduction_diff
-    d = reproduction_diff(json.loads(SMOKE_REFERENCE.read_text()), reproducible_results(smoke_repo / "results"))
+    from lzu.pipeline import CROSS_PROCESSOR_TOLERANCE, format_reproduction_diff, reproducible_results, reproduction_diff
+    d = reproduction_diff(json.loads(SMOKE_REFERENCE.read_text()), reproducible_results(smoke_repo / "results"), **CROSS_PROCESSOR_TOLERANCE)
     assert not (d["data"] or d["numbers"] or d["missing"] or d["extra"]), format_reproduction_diff(d)
     assert d["compared"] > 1000 and len(json.loads(SMOKE_REFERENCE.read_text())["data"]) == 2
 
@@ -216,3 +217,17 @@ def test_stage_dependencies_cover_the_code_they_run():
         missing = needed - set(st["deps"])
         assert not missing, f"dvc.yaml stage {name} lacks the code dependencies {sorted(missing)}"
         assert not [d for d in st["deps"] if d.startswith("lzu/") and d not in needed], f"{name}: deps on code it does not run"
+
+
+def test_stages_depend_on_the_data_they_read():
+    "Each notebook stage depends on `${data_deps.<set>}` for exactly the data sets it reads: the manifest here, the real folders in a real profile."
+    from lzu.pipeline import DATA_SETS, NOTEBOOK_STAGES, profile_params
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, (_, sets) in NOTEBOOK_STAGES.items():
+        deps = stages[name].get("do", stages[name])["deps"]
+        got = sorted(d[len("${data_deps."):-1] for d in deps if d.startswith("${data_deps."))
+        assert got == sorted(sets), f"dvc.yaml stage {name} depends on data {got}, reads {sorted(sets)}"
+        assert not [d for d in deps if "manifest" in d], f"{name}: a literal manifest dependency (use ${{data_deps.<set>}})"
+    paper = profile_params("paper", ROOT)["data_deps"]
+    assert paper == {"srraw": "data/SR-RAW", "argoverse_hd": "data/argoverse-hd", "cityscapes": "data/cityscapes"}, paper
+    assert set(paper) == set(DATA_SETS)

@@ -12,6 +12,8 @@ import time
 import warnings
 from pathlib import Path
 
+from ..files import weights_file_label
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -33,7 +35,8 @@ from ..zoom.saliency import adaptive_saliency, check_saliency, dataset_saliency,
 from ..zoom.warps import zoom
 
 # %% auto #0
-__all__ = ['BOX_LOSSES', 'imagenet_checkpoint_name', 'cached_weights', 'resnet_fpn', 'CompactResNet', 'compact_fpn',
+__all__ = ['COCO_RETINANET', 'COCO_RETINANET_ARCH', 'BOX_LOSSES', 'imagenet_checkpoint_name', 'cached_weights', 'resnet_fpn',
+           'CompactResNet', 'compact_fpn', 'coco_retinanet_file', 'coco_class_labels', 'load_coco_retinanet',
            'NoResizeTransform', 'retinanet', 'scale_boxes', 'FPNWrapper', 'LZUDetector', 'detection_collate',
            'detection_step', 'zoom_unzoom_latency']
 
@@ -88,7 +91,7 @@ def resnet_fpn(backbone: str = 'resnet50', # a torchvision ResNet: 'resnet18', '
     if path is not None:
         try: net.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))
         except Exception as e: raise ValueError(f"the cached weights {path} do not load into {backbone}: {e}") from e
-        note = f"ImageNet weights for {backbone} from {path}"
+        note = f"ImageNet weights for {backbone} from {weights_file_label(path)}"
     else:
         note = f"random initialisation ({backbone}: " + ("pretrained_backbone=False)" if pretrained_backbone is False
                 else f"no ImageNet weights in {Path(torch.hub.get_dir())/'checkpoints'}; nothing is downloaded)")
@@ -137,6 +140,45 @@ def compact_fpn(fpn_channels: int = 64, # channels of every FPN level
     fpn.weights_note = "random initialisation (the compact ResNet has no ImageNet weights)"
     return fpn
 
+# %% ../../nbs/43_perception.detection.ipynb #7a2078e9
+COCO_RETINANET = torchvision.models.detection.RetinaNet_ResNet50_FPN_Weights.COCO_V1   # the paper's start (appendix A.6)
+# the architecture those weights fit (`retinanet`'s arguments)
+COCO_RETINANET_ARCH = dict(backbone='resnet50', fpn_channels=256, head_convs=4, head_norm=None, box_loss='l1', anchor_sizes=None)
+
+def coco_retinanet_file() -> Path:
+    "Where torch.hub caches torchvision's COCO RetinaNet checkpoint (`torch.hub.get_dir()/checkpoints/retinanet_resnet50_fpn_coco-eeacb38b.pth`)."
+    return Path(torch.hub.get_dir()) / 'checkpoints' / os.path.basename(COCO_RETINANET.url)
+
+def coco_class_labels(categories, # class names in label order, e.g. Argoverse-HD's ('person', ..., 'stop_sign')
+                     ) -> list[int]:
+    "Each class's label in torchvision's COCO detectors (its 91-entry category list; '_' reads as a space)."
+    names = COCO_RETINANET.meta['categories']
+    out = []
+    for c in categories:
+        n = str(c).replace('_', ' ')
+        if n not in names: raise ValueError(f"category {c!r} is not a COCO class (COCO's: {[m for m in names if m not in ('__background__', 'N/A')]})")
+        out.append(names.index(n))
+    return out
+
+def load_coco_retinanet(model: RetinaNet, # a `retinanet(..., **COCO_RETINANET_ARCH)` with one class per category
+                        categories, # the classes' names in label order
+                       ) -> str:
+    "Load torchvision's COCO RetinaNet weights into `model`, the classifier cut to `categories`; return the weights note."
+    path = coco_retinanet_file()
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained_backbone='coco' but {path.name} (torchvision's COCO RetinaNet) is not in {path.parent}/ "
+                                "(nothing is downloaded: copy torchvision's file there, or set TORCH_HOME)")
+    sd = torch.load(path, map_location='cpu', weights_only=True)
+    labels = coco_class_labels(categories)
+    A = model.anchor_generator.num_anchors_per_location()[0]
+    for k in ('head.classification_head.cls_logits.weight', 'head.classification_head.cls_logits.bias'):
+        if k not in sd: raise ValueError(f"{path} is not a RetinaNet checkpoint (no {k!r})")
+        v = sd[k]
+        sd[k] = v.reshape(A, -1, *v.shape[1:])[:, labels].reshape(A * len(labels), *v.shape[1:])
+    try: model.load_state_dict(sd, strict=True)
+    except RuntimeError as e: raise ValueError(f"{path} does not load into this RetinaNet ({COCO_RETINANET_ARCH} is needed): {e}") from e
+    return f"COCO RetinaNet weights ({len(labels)} of its classes) from {weights_file_label(path)}" 
+
 # %% ../../nbs/43_perception.detection.ipynb #df05779d
 class NoResizeTransform(GeneralizedRCNNTransform):
     "torchvision's detection transform without the resize: it normalises and pads (to `size_divisible`) only."
@@ -150,7 +192,7 @@ BOX_LOSSES = ('l1', 'smooth_l1', 'giou', 'ciou', 'diou')  # torchvision's box re
 def retinanet(num_classes: int, # object classes (torchvision's RetinaNet has no background class: labels are 0..num_classes-1)
               backbone: str = 'resnet50', # 'resnet50' (paper) or any torchvision ResNet ('resnet18' for the CPU default)
               fpn_channels: int = 256, # FPN width (paper: 256; fewer for a fast CPU model)
-              pretrained_backbone='auto', # 'auto': ImageNet weights if cached, else random (warning); True: require; False: random
+              pretrained_backbone='auto', # 'auto': ImageNet weights if cached, else random (warning); True: require; False: random; 'coco': torchvision's COCO RetinaNet (`coco_categories`)
               trainable_layers: int | None = None, # ResNet stages to train; None: 3 with ImageNet weights, else 5
               min_size: int | None = None, # torchvision's resize (shorter side); None with max_size None: never resize
               max_size: int | None = None, # torchvision's resize (longer side cap)
@@ -158,6 +200,7 @@ def retinanet(num_classes: int, # object classes (torchvision's RetinaNet has no
               head_norm: str | None = None, # None (torchvision's v1 head) or 'group' (GroupNorm, as its v2 head)
               box_loss: str = 'l1', # the box regression loss: 'l1' (smooth L1, v1), 'giou' (v2), 'l1' ... as torchvision's `_box_loss`
               anchor_sizes: tuple | None = None, # one base anchor size per FPN level (px); None: 32, 64, ... one per level
+              coco_categories: tuple | None = None, # pretrained_backbone='coco': the classes' COCO names, in label order
               **kwargs, # passed to torchvision's RetinaNet (score_thresh, nms_thresh, detections_per_img, fg_iou_thresh, ...)
              ) -> RetinaNet:
     "torchvision's `RetinaNet` on a ResNet-FPN (P3-P7, local-only ImageNet weights) or the compact FPN (P3-P6); `.weights_note` says which weights; by default its transform never resizes."
@@ -165,9 +208,18 @@ def retinanet(num_classes: int, # object classes (torchvision's RetinaNet has no
     if not (isinstance(head_convs, int) and 1 <= head_convs <= 4): raise ValueError(f"head_convs must be an int in 1..4, got {head_convs!r}")
     if head_norm not in (None, 'group'): raise ValueError(f"head_norm must be None or 'group', got {head_norm!r}")
     check_choice('box_loss', box_loss, BOX_LOSSES)
+    coco = pretrained_backbone == 'coco'
+    if coco:
+        got = dict(backbone=backbone, fpn_channels=fpn_channels, head_convs=head_convs, head_norm=head_norm, box_loss=box_loss, anchor_sizes=anchor_sizes)
+        if got != COCO_RETINANET_ARCH: raise ValueError(f"pretrained_backbone='coco' loads torchvision's COCO RetinaNet, which is {COCO_RETINANET_ARCH}; got {got}")
+        if coco_categories is None or len(coco_categories) != num_classes:
+            raise ValueError(f"pretrained_backbone='coco' needs coco_categories: the COCO names of the {num_classes} classes, got {coco_categories!r}")
     if backbone == 'compact':
         if pretrained_backbone is True: raise ValueError("pretrained_backbone=True: the compact ResNet has no ImageNet weights (use 'auto' or False)")
         fpn = compact_fpn(fpn_channels)
+    elif coco:   # torchvision's retinanet_resnet50_fpn from trained weights: frozen BN, 3 trainable stages
+        fpn = resnet_fpn(backbone, fpn_channels, (2, 3, 4), 'p6p7', False, 3 if trainable_layers is None else trainable_layers,
+                         norm_layer=misc_nn_ops.FrozenBatchNorm2d)
     else: fpn = resnet_fpn(backbone, fpn_channels, (2, 3, 4), 'p6p7', pretrained_backbone, trainable_layers)
     levels = 4 if backbone == 'compact' else 5
     sizes = tuple(32 * 2 ** k for k in range(levels)) if anchor_sizes is None else tuple(anchor_sizes)
@@ -186,7 +238,7 @@ def retinanet(num_classes: int, # object classes (torchvision's RetinaNet has no
     if not resize:
         t = model.transform
         model.transform = NoResizeTransform(t.min_size, t.max_size, t.image_mean, t.image_std, t.size_divisible)
-    model.weights_note = fpn.weights_note
+    model.weights_note = load_coco_retinanet(model, coco_categories) if coco else fpn.weights_note
     return model
 
 # %% ../../nbs/43_perception.detection.ipynb #526fa96b

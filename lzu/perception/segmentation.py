@@ -24,9 +24,9 @@ from ..zoom.saliency import check_saliency, dataset_boundary_saliency
 
 # %% auto #0
 __all__ = ['PyramidPoolingHead', 'resize_logits', 'PSPNetFPN', 'pspnet_fpn', 'center_square_crop', 'resize_labels',
-           'segmentation_saliency', 'segmentation_loss', 'segmentation_step', 'LZUSegmenter', 'confusion_matrix',
-           'iou_from_confusion', 'evaluate_segmentation', 'AccuracyMap', 'ImageConfusions', 'grid_sample_flops',
-           'count_flops', 'segmentation_flops']
+           'segmentation_saliency', 'photometric_distortion', 'segmentation_loss', 'segmentation_step', 'LZUSegmenter',
+           'confusion_matrix', 'iou_from_confusion', 'evaluate_segmentation', 'AccuracyMap', 'ImageConfusions',
+           'grid_sample_flops', 'count_flops', 'segmentation_flops']
 
 # %% ../../nbs/44_perception.segmentation.ipynb #862e6702
 class PyramidPoolingHead(nn.Module):
@@ -165,6 +165,25 @@ def segmentation_saliency(label_maps, # iterable of (H, W) or (B, H, W) integer 
                          ) -> torch.Tensor: # (1, 1, h, w)
     "The fixed segmentation saliency of appendix A.6: mean boundary map of the training labels at 256 x 256, average-pooled to 45 x 45."
     return dataset_boundary_saliency((resize_labels(l, label_hw) for l in label_maps), grid_hw, boundary_value, background_value)
+
+# %% ../../nbs/44_perception.segmentation.ipynb #9274bef6
+def photometric_distortion(img: torch.Tensor, # (3, H, W) RGB, float in [0, 1]
+                           generator: torch.Generator | None = None, # the draws' source (None: torch's global generator)
+                          ) -> torch.Tensor:
+    "MMSegmentation's PhotoMetricDistortion on a [0, 1] image: brightness +-32/255, contrast and saturation x0.5-1.5, hue +-0.1 of the circle, each with p = 1/2."
+    from torchvision.transforms.v2 import functional as TF
+    if img.ndim != 3 or img.shape[0] != 3 or not img.is_floating_point():
+        raise ValueError(f"img must be a float (3, H, W) RGB image in [0, 1], got {img.dtype} {tuple(img.shape)}")
+    u = lambda lo, hi: lo + (hi - lo) * torch.rand((), generator=generator).item()
+    coin = lambda: torch.rand((), generator=generator).item() < 0.5
+    def contrast(x): return (x * u(0.5, 1.5)).clamp(0, 1) if coin() else x
+    x = (img + u(-32 / 255, 32 / 255)).clamp(0, 1) if coin() else img
+    contrast_first = coin()
+    if contrast_first: x = contrast(x)
+    if coin(): x = TF.adjust_saturation(x, u(0.5, 1.5)).clamp(0, 1)
+    if coin(): x = TF.adjust_hue(x, u(-0.1, 0.1)).clamp(0, 1)
+    if not contrast_first: x = contrast(x)
+    return x
 
 # %% ../../nbs/44_perception.segmentation.ipynb #46995d2c
 def segmentation_loss(logits: torch.Tensor, # (B, K, H, W)
