@@ -16,8 +16,9 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['STAND_IN_HW', 'STAND_IN_SCENES', 'STAND_IN_FRAMES', 'STAND_IN_SRRAW_SEQUENCES', 'write_stand_in_data',
-           'write_stand_in_weights', 'dry_run_params', 'prepare_dry_run', 'run_dry_run', 'stage_table']
+__all__ = ['STAND_IN_HW', 'STAND_IN_SCENES', 'STAND_IN_FRAMES', 'STAND_IN_SRRAW_SEQUENCES', 'PAPER_ANCHOR', 'ARGOVERSE_HD_FRAMES',
+           'write_stand_in_data', 'write_stand_in_weights', 'dry_run_params', 'prepare_dry_run', 'run_dry_run',
+           'stage_table', 'forward_flops', 'gpu_projection']
 
 # %% ../nbs/94_dryrun.ipynb #d4f6ed42
 # data set -> the stand-in's frame size (H, W): the real data sets' (Argoverse-HD, Cityscapes); SR-Raw's sensor is smaller
@@ -139,3 +140,83 @@ def stage_table(results_dir: str | Path, # a results folder with runs/ (the run 
                      'peak MB': max(mem.values()) if mem else None, 'finished': r.get('finished_utc')})
     if not rows: raise FileNotFoundError(f"no run records in {Path(results_dir) / RUN_RECORDS}: run the stages first")
     return pd.DataFrame(rows).sort_values('finished').drop(columns='finished').reset_index(drop=True)
+
+# %% ../nbs/94_dryrun.ipynb #0adba23e
+PAPER_ANCHOR = dict(what="uniform RetinaNet ResNet-50-FPN at 0.5x (600 x 960), batch 1", forward_ms=36.0, gpu="RTX 2080 Ti",
+                    source="LZU Table 1")
+ARGOVERSE_HD_FRAMES = {'train': 39384, 'val': 15062}   # Argoverse-HD's frames (the paper's 3 epochs: 14769 steps of 8)
+
+def forward_flops(fn, # a callable that runs the forward (and the loss, if any) once
+                 ) -> float:
+    "The floating-point operations of one call of `fn`, as torch's FlopCounterMode counts them (convolutions, matmuls)."
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as fc, torch.no_grad(): fn()
+    return float(fc.get_total_flops())
+
+def _retinanet_flops(hw, cache={}) -> float:
+    "Forward FLOPs of the paper's RetinaNet (ResNet-50-FPN, 8 classes) on one (H, W) frame."
+    import torch
+    from lzu.perception.detection import retinanet
+    hw = tuple(int(v) for v in hw)
+    if hw not in cache:
+        m = retinanet(8, 'resnet50', 256, pretrained_backbone=False).eval()
+        cache[hw] = forward_flops(lambda: m([torch.zeros(3, *hw)]))
+    return cache[hw]
+
+def _pspnet_flops(size: int, cache={}) -> float:
+    "Forward FLOPs of the paper's PSPNet (ResNet-50-FPN, 19 classes) on one size x size crop."
+    import torch
+    from lzu.perception.segmentation import pspnet_fpn
+    if size not in cache:
+        m = pspnet_fpn(19, 'resnet50', 256, pretrained_backbone=False).eval()
+        cache[size] = forward_flops(lambda: m(torch.zeros(1, 3, size, size)))
+    return cache[size]
+
+def _sr_step_flops(sr: dict, model: dict, cache={}) -> float:
+    "Forward FLOPs of one SR training sample: the network on its patch and, for CX and CoBi, the loss."
+    import torch
+    from lzu.sr.experiments import SRExperiment, build_loss, build_model
+    zoom, kind, loss = int(model['zoom']), model['input_kind'], model['loss']
+    patch = int({int(k): v for k, v in sr['patch_by_zoom'].items()}[zoom])
+    key = (zoom, kind, loss, patch, sr['channels'], sr['blocks'], sr['up_channels'], sr['lam'], sr['max_positions'])
+    if key not in cache:
+        exp = SRExperiment(zoom=zoom, input_kind=kind, loss=loss, channels=sr['channels'], blocks=sr['blocks'], up_channels=sr['up_channels'],
+                           patch=patch, lam=sr['lam'], max_positions=sr['max_positions'], vgg_weights='random')
+        net = build_model(exp).eval()
+        x = torch.zeros(1, 3, 2 * patch, 2 * patch) if kind == 'png' else torch.zeros(1, 4, patch, patch)
+        out = net(x)
+        loss_fn = build_loss(exp)
+        f = forward_flops(lambda: net(x))
+        if loss_fn is not None: f += forward_flops(lambda: loss_fn(out.clamp(0, 1), torch.rand_like(out)))
+        cache[key] = f
+    return cache[key]
+
+def gpu_projection(params: dict, # the paper profile's merged parameters (`lzu.pipeline.profile_params('paper')`)
+                   frame_hw: tuple = (1200, 1920), # Argoverse-HD's frames
+                   val_frames: int = ARGOVERSE_HD_FRAMES['val'], # frames each detector is scored on, per test scale
+                  ):
+    "Projected hours of every training run of the profile on one GPU as fast as the anchor (`PAPER_ANCHOR`), from FLOPs."
+    import pandas as pd
+    throughput = _retinanet_flops((round(0.5 * frame_hw[0]), round(0.5 * frame_hw[1]))) / (PAPER_ANCHOR['forward_ms'] / 1e3)
+    hw = lambda s: (round(s * frame_hw[0]), round(s * frame_hw[1]))
+    rows = []
+    def add(stage, runs, steps, batch, fwd, eval_forwards=0.0):
+        train = runs * steps * batch * 3 * fwd
+        rows.append(dict(stage=stage, runs=runs, steps=steps, batch=batch, **{'forward GFLOP': fwd / 1e9},
+                         **{'GPU hours': (train + eval_forwards) / throughput / 3600}))
+    s = params['det_search']
+    n = len(s['methods']) * len(s['separables']) * len(s['amplitudes']) * len(s['fwhms']) + 1
+    add('det_search', n, s['steps'], s['batch_size'], _retinanet_flops(hw(s['scale'])), n * 0.2 * ARGOVERSE_HD_FRAMES['train'] * _retinanet_flops(hw(s['scale'])))
+    t = params['det_train']
+    for item, m in params['det_models'].items():
+        tests = [m['scale']] + ([] if m['method'] == 'adaptive' else [x for x in t.get('source_scales', []) if x != 1.0])
+        add(f'det_train@{item}', 1, m['steps'], t['batch_size'], _retinanet_flops(hw(m['scale'])),
+            val_frames * sum(_retinanet_flops(hw(m['scale'])) for _ in tests))
+    g = params['seg_train']
+    for item, m in params['seg_models'].items(): add(f'seg_train@{item}', 1, m['steps'], g['batch_size'], _pspnet_flops(int(m['size'])))
+    r = params['sr_train']
+    for item, m in params['sr_models'].items(): add(f'sr_train@{item}', 1, r['steps'], r['batch_size'], _sr_step_flops(r, m))
+    df = pd.DataFrame(rows)
+    df.attrs['throughput_tflops'] = throughput / 1e12
+    return df
