@@ -142,6 +142,8 @@ def stage_table(results_dir: str | Path, # a results folder with runs/ (the run 
     return pd.DataFrame(rows).sort_values('finished').drop(columns='finished').reset_index(drop=True)
 
 # %% ../nbs/94_dryrun.ipynb #0adba23e
+import functools
+
 PAPER_ANCHOR = dict(what="uniform RetinaNet ResNet-50-FPN at 0.5x (600 x 960), batch 1", forward_ms=36.0, gpu="RTX 2080 Ti",
                     source="LZU Table 1")
 ARGOVERSE_HD_FRAMES = {'train': 39384, 'val': 15062}   # Argoverse-HD's frames (the paper's 3 epochs: 14769 steps of 8)
@@ -154,43 +156,43 @@ def forward_flops(fn, # a callable that runs the forward (and the loss, if any) 
     with FlopCounterMode(display=False) as fc, torch.no_grad(): fn()
     return float(fc.get_total_flops())
 
-def _retinanet_flops(hw, cache={}) -> float:
-    "Forward FLOPs of the paper's RetinaNet (ResNet-50-FPN, 8 classes) on one (H, W) frame."
+@functools.lru_cache(maxsize=None)
+def _retinanet_flops(hw: tuple) -> float:
+    "Forward FLOPs of the paper's RetinaNet (ResNet-50-FPN, 8 classes) on one (H, W) frame (counted once per size)."
     import torch
     from lzu.perception.detection import retinanet
-    hw = tuple(int(v) for v in hw)
-    if hw not in cache:
-        m = retinanet(8, 'resnet50', 256, pretrained_backbone=False).eval()
-        cache[hw] = forward_flops(lambda: m([torch.zeros(3, *hw)]))
-    return cache[hw]
+    m = retinanet(8, 'resnet50', 256, pretrained_backbone=False).eval()
+    return forward_flops(lambda: m([torch.zeros(3, *(int(v) for v in hw))]))
 
-def _pspnet_flops(size: int, cache={}) -> float:
-    "Forward FLOPs of the paper's PSPNet (ResNet-50-FPN, 19 classes) on one size x size crop."
+@functools.lru_cache(maxsize=None)
+def _pspnet_flops(size: int) -> float:
+    "Forward FLOPs of the paper's PSPNet (ResNet-50-FPN, 19 classes) on one size x size crop (counted once per size)."
     import torch
     from lzu.perception.segmentation import pspnet_fpn
-    if size not in cache:
-        m = pspnet_fpn(19, 'resnet50', 256, pretrained_backbone=False).eval()
-        cache[size] = forward_flops(lambda: m(torch.zeros(1, 3, size, size)))
-    return cache[size]
+    m = pspnet_fpn(19, 'resnet50', 256, pretrained_backbone=False).eval()
+    return forward_flops(lambda: m(torch.zeros(1, 3, size, size)))
 
-def _sr_step_flops(sr: dict, model: dict, cache={}) -> float:
+def _sr_step_flops(sr: dict, model: dict) -> float:
     "Forward FLOPs of one SR training sample: the network on its patch and, for CX and CoBi, the loss."
+    zoom = int(model['zoom'])
+    patch = int({int(k): v for k, v in sr['patch_by_zoom'].items()}[zoom])
+    return _sr_sample_flops(zoom, model['input_kind'], model['loss'], patch, sr['channels'], sr['blocks'], sr['up_channels'],
+                            sr['lam'], sr['max_positions'])
+
+@functools.lru_cache(maxsize=None)
+def _sr_sample_flops(zoom, kind, loss, patch, channels, blocks, up_channels, lam, max_positions) -> float:
+    "`_sr_step_flops` of one setting (counted once)."
     import torch
     from lzu.sr.experiments import SRExperiment, build_loss, build_model
-    zoom, kind, loss = int(model['zoom']), model['input_kind'], model['loss']
-    patch = int({int(k): v for k, v in sr['patch_by_zoom'].items()}[zoom])
-    key = (zoom, kind, loss, patch, sr['channels'], sr['blocks'], sr['up_channels'], sr['lam'], sr['max_positions'])
-    if key not in cache:
-        exp = SRExperiment(zoom=zoom, input_kind=kind, loss=loss, channels=sr['channels'], blocks=sr['blocks'], up_channels=sr['up_channels'],
-                           patch=patch, lam=sr['lam'], max_positions=sr['max_positions'], vgg_weights='random')
-        net = build_model(exp).eval()
-        x = torch.zeros(1, 3, 2 * patch, 2 * patch) if kind == 'png' else torch.zeros(1, 4, patch, patch)
-        out = net(x)
-        loss_fn = build_loss(exp)
-        f = forward_flops(lambda: net(x))
-        if loss_fn is not None: f += forward_flops(lambda: loss_fn(out.clamp(0, 1), torch.rand_like(out)))
-        cache[key] = f
-    return cache[key]
+    exp = SRExperiment(zoom=zoom, input_kind=kind, loss=loss, channels=channels, blocks=blocks, up_channels=up_channels,
+                       patch=patch, lam=lam, max_positions=max_positions, vgg_weights='random')
+    net = build_model(exp).eval()
+    x = torch.zeros(1, 3, 2 * patch, 2 * patch) if kind == 'png' else torch.zeros(1, 4, patch, patch)
+    out = net(x)
+    loss_fn = build_loss(exp)
+    f = forward_flops(lambda: net(x))
+    if loss_fn is not None: f += forward_flops(lambda: loss_fn(out.clamp(0, 1), torch.rand_like(out)))
+    return f
 
 def gpu_projection(params: dict, # the paper profile's merged parameters (`lzu.pipeline.profile_params('paper')`)
                    frame_hw: tuple = (1200, 1920), # Argoverse-HD's frames
@@ -198,8 +200,8 @@ def gpu_projection(params: dict, # the paper profile's merged parameters (`lzu.p
                   ):
     "Projected hours of every training run of the profile on one GPU as fast as the anchor (`PAPER_ANCHOR`), from FLOPs."
     import pandas as pd
-    throughput = _retinanet_flops((round(0.5 * frame_hw[0]), round(0.5 * frame_hw[1]))) / (PAPER_ANCHOR['forward_ms'] / 1e3)
     hw = lambda s: (round(s * frame_hw[0]), round(s * frame_hw[1]))
+    throughput = _retinanet_flops(hw(0.5)) / (PAPER_ANCHOR['forward_ms'] / 1e3)
     rows = []
     def add(stage, runs, steps, batch, fwd, eval_forwards=0.0):
         train = runs * steps * batch * 3 * fwd
