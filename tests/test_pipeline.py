@@ -191,18 +191,22 @@ def _notebook_imports(path: Path) -> set:
     return mods
 
 
+BY_MODULE = ("perception",)  # subpackages whose stages depend on each module's file (2D and 3D stages share the folder), not on the folder
+
+
 def _code_paths(modules: set) -> set:
-    "dvc.yaml dependency paths that hold these modules: a subpackage's folder, or a top-level module's file."
+    "dvc.yaml dependency paths that hold these modules: a subpackage's folder (its module's file for BY_MODULE), or a top-level module's file."
     out = set()
     for m in modules:
         parts = m.split(".")
         if len(parts) == 1: out.add("lzu/__init__.py")
+        elif parts[1] in BY_MODULE: out.add("/".join(["lzu", *parts[1:]]) + ".py" if len(parts) > 2 else f"lzu/{parts[1]}/__init__.py")
         else: out.add(f"lzu/{parts[1]}" if len(parts) > 2 or (ROOT / "lzu" / parts[1]).is_dir() else f"lzu/{parts[1]}.py")
     return out
 
 
 def test_stage_dependencies_cover_the_code_they_run():
-    "Each stage depends on every lzu module its code imports (directly or not), by subpackage folder: editing any of them reruns it."
+    "Each stage depends on every lzu module its code imports (directly or not), by subpackage folder or module file: editing any of them reruns it."
     from lzu.pipeline import NOTEBOOK_STAGES
     from lzu.train import lzu_modules
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]

@@ -664,8 +664,10 @@ def _finish(img, look, rng):
 def render_frame(world: SceneWorld, # the sequence's world
                  t: int, # frame index (time t / fps)
                  rng: np.random.Generator, # the frame's random stream (sensor noise)
+                 parts=None, # (object, time s, lateral position m) -> its parts; None: `object_parts` (other generators add kinds)
                 ) -> SceneFrame:
     "Render frame `t` of a world: image, Cityscapes label ids, boxes (far to near, occlusion-aware)."
+    parts_of = parts or object_parts
     cam = world.camera; H, W = cam.image_hw
     ts = t / world.fps; ez = world.ego_speed * ts
     img, ids = render_background(cam, world.street, ez)
@@ -674,7 +676,7 @@ def render_frame(world: SceneWorld, # the sequence's world
     placed = sorted((p for p in placed if p[0] >= NEAR_Z), key=lambda p: (-p[0], p[2]))
     groups = []  # [category, track, box (unclipped), in-image area]
     for Z, X, _, o in placed:
-        parts = object_parts(o, ts, X)
+        parts = parts_of(o, ts, X)
         proj = [[np.column_stack(cam.project(X + c[:, 0], c[:, 1], Z + c[:, 2])) for c in part.contours] for part in parts]
         allp = np.concatenate([q for pp in proj for q in pp])
         if allp[:, 0].max() <= 0 or allp[:, 0].min() >= W or allp[:, 1].max() <= 0 or allp[:, 1].min() >= H: continue
