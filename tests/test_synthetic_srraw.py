@@ -29,12 +29,15 @@ def tree_hash(root: Path) -> str:
 
 
 def test_same_seed_same_bytes_in_another_process(tmp_path):
-    "A data set generated in a fresh interpreter is byte-identical (DNG, JPG, json) to one generated here."
+    """Two fresh interpreters (other hash seeds) write byte-identical data sets (DNG, JPG, json). Both run under the
+    pipeline's pinned numerics (lzu.pipeline.PINNED_NUMERICS), as every stage does: the pytest process may not (numpy
+    reads them at import), and on a CPU with AVX-512 the unpinned kernels round differently."""
+    from lzu.pipeline import PINNED_NUMERICS
     code = ("import sys; from lzu.raw.synthetic import generate_srraw; "
             "generate_srraw(sys.argv[1], n_sequences=2, sensor_hw=(48, 64), seed=11, progress=False)")
-    subprocess.run([sys.executable, '-c', code, str(tmp_path / 'other')], check=True, cwd=ROOT,
-                   env={**os.environ, 'PYTHONHASHSEED': '123'})
-    generate_srraw(tmp_path / 'here', n_sequences=2, sensor_hw=(48, 64), seed=11, progress=False)
+    for name, hash_seed in (('here', '0'), ('other', '123')):
+        subprocess.run([sys.executable, '-c', code, str(tmp_path / name)], check=True, cwd=ROOT,
+                       env={**os.environ, **PINNED_NUMERICS, 'PYTHONHASHSEED': hash_seed})
     dngs = sorted((tmp_path / 'here').rglob('*.DNG'))
     assert len(dngs) == 14
     for p in dngs:
