@@ -12,8 +12,8 @@ import torch
 from ..checks import check_hw, check_number
 
 # %% auto #0
-__all__ = ['BOX_DIMS', 'DIR_OFFSET', 'check_intrinsics', 'project', 'unproject', 'resize_intrinsics', 'check_boxes3d',
-           'yaw_rotation', 'box_corners', 'projected_boxes', 'wrap_angle', 'encode_yaw', 'decode_yaw']
+__all__ = ['BOX_DIMS', 'BOX_EDGES', 'DIR_OFFSET', 'check_intrinsics', 'project', 'unproject', 'resize_intrinsics',
+           'check_boxes3d', 'yaw_rotation', 'box_corners', 'projected_boxes', 'wrap_angle', 'encode_yaw', 'decode_yaw']
 
 # %% ../../nbs/46_perception.camera.ipynb #2d2d7571
 def check_intrinsics(name: str, # the argument's name, for the message
@@ -104,7 +104,7 @@ def box_corners(boxes: torch.Tensor, # (N, 7) boxes x, y, z, w, l, h, yaw in the
     return local @ yaw_rotation(boxes[:, 6]).transpose(-1, -2) + boxes[:, None, :3]
 
 # %% ../../nbs/46_perception.camera.ipynb #4cdf7940
-_EDGES = torch.tensor([[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4], [0, 4], [1, 5], [2, 6], [3, 7]])
+BOX_EDGES = torch.tensor([[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4], [0, 4], [1, 5], [2, 6], [3, 7]])  # the 12 edges of `box_corners`' order (0-3: the front face)
 
 def projected_boxes(boxes: torch.Tensor, # (N, 7) camera-frame boxes x, y, z, w, l, h, yaw
                     K, # (3, 3) intrinsics
@@ -115,7 +115,7 @@ def projected_boxes(boxes: torch.Tensor, # (N, 7) camera-frame boxes x, y, z, w,
     near = check_number('near', near, lo=0, lo_open=True)
     K = check_intrinsics('K', K).to(boxes)
     c = box_corners(boxes)                                  # (N, 8, 3)
-    a, b = c[:, _EDGES[:, 0]], c[:, _EDGES[:, 1]]           # (N, 12, 3) edge ends
+    a, b = c[:, BOX_EDGES[:, 0]], c[:, BOX_EDGES[:, 1]]           # (N, 12, 3) edge ends
     za, zb = a[..., 2:], b[..., 2:]
     t = ((near - za) / (zb - za)).nan_to_num(0.0).clamp(0, 1)
     crossing = torch.where((za < near) != (zb < near), a + t * (b - a), a)          # where an edge meets the plane

@@ -21,8 +21,11 @@ from pyquaternion import Quaternion
 
 from ..checks import check_hw, check_int, check_number
 from ..files import sha256_file, write_json
+import torch
+
+from .camera import box_corners, project
 from .nuscenes import CAM_FRONT_ROTATION, NUSCENES_TABLES
-from .synthetic import (Part, SceneObject, _DARK, _ellipse, _poly, _quad, _rider_parts, _side, _side_ellipse, _split_code,
+from .synthetic import (Part, SceneObject, _DARK, _ellipse, _imwrite, _poly, _quad, _rider_parts, _side, _side_ellipse, _split_code,
                                       make_world, object_parts, render_frame)
 
 # %% auto #0
@@ -209,12 +212,6 @@ def _token(*parts) -> str:
 
 def _quaternion_z(yaw: float) -> list: return list(Quaternion(axis=[0, 0, 1], angle=yaw).elements)
 
-def _imwrite_jpeg(path: Path, img: np.ndarray, quality: int):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp.jpg')
-    if not cv2.imwrite(str(tmp), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]): raise OSError(f"could not write {path}")
-    os.replace(tmp, path)
-
 def write_scene(tables: dict, # the tables being built (lists of records), appended to
                 root: Path, # the tree's root (images go to samples/CAM_FRONT/)
                 seed: int, split: str, index: int, # the scene's identity: its random stream's key
@@ -247,7 +244,7 @@ def write_scene(tables: dict, # the tables being built (lists of records), appen
         t = k / 2.0; ts = t0 + 500_000 * k; ez = world.ego_speed * t
         frame = render_frame(world, k, np.random.default_rng(key + [1, k]), parts=nuscenes_parts)
         fn = f'samples/CAM_FRONT/{name}__CAM_FRONT__{ts}.jpg'
-        _imwrite_jpeg(root / fn, frame.image, jpeg_quality)
+        _imwrite(root / fn, cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
         pose = _token(seed, split, index, 'pose', k)
         T['ego_pose'].append(dict(token=pose, timestamp=ts, translation=(origin + [ez - cam_x, 0.0, 0.0]).tolist(), rotation=[1.0, 0.0, 0.0, 0.0]))
         T['sample'].append(dict(token=samples[k], timestamp=ts, scene_token=scene_tok, prev=samples[k - 1] if k else '',
@@ -262,12 +259,10 @@ def write_scene(tables: dict, # the tables being built (lists of records), appen
         for i in boxed:
             (X, Y, Z), wlh, (hx, hz), (vx, vz) = object_box(world.objects[i], t)
             if not (-20.0 < Z - ez < 70.0 and abs(X) < 40.0): continue
-            yaw_cam = math.atan2(-hz, hx)   # about the camera's y axis (lzu.perception.camera)
-            R = np.array([[math.cos(yaw_cam), 0, math.sin(yaw_cam)], [0, 1, 0], [-math.sin(yaw_cam), 0, math.cos(yaw_cam)]])
-            local = 0.5 * np.array([[sl * wlh[1], sy * wlh[2], sw * wlh[0]] for sl in (1, -1) for sy in (1, -1) for sw in (1, -1)])
-            corners = local @ R.T + [X, cam.height - Y, Z - ez]   # camera frame: x right, y down, z ahead
-            in_front = corners[:, 2].min() > 0.1
-            uvz.append(np.column_stack([cam.focal * corners[:, 0] / corners[:, 2] + cam.cx, cam.focal * corners[:, 1] / corners[:, 2] + cam.horizon, corners[:, 2]]) if in_front else None)
+            # the camera-frame box (x right, y down, z ahead; yaw about y, lzu.perception.camera) and its corners' pixels
+            corners = box_corners(torch.tensor([[X, cam.height - Y, Z - ez, *wlh, math.atan2(-hz, hx)]], dtype=torch.float64))[0]
+            in_front = bool(corners[:, 2].min() > 0.1)
+            uvz.append(torch.cat([project(corners, K)[0], corners[:, 2:]], 1).numpy() if in_front else None)
             here.append((i, (X, Y, Z), wlh, (hx, hz), (vx, vz), in_front))
         vis = visible_fractions(uvz, (H, W))
         for (i, (X, Y, Z), wlh, (hx, hz), (vx, vz), in_front), v in zip(here, vis):
