@@ -16,13 +16,14 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['STAND_IN_HW', 'STAND_IN_SCENES', 'STAND_IN_FRAMES', 'STAND_IN_SRRAW_SEQUENCES', 'PAPER_ANCHOR', 'ARGOVERSE_HD_FRAMES',
-           'write_stand_in_data', 'write_stand_in_weights', 'dry_run_params', 'prepare_dry_run', 'run_dry_run',
-           'stage_table', 'forward_flops', 'gpu_projection']
+__all__ = ['STAND_IN_HW', 'STAND_IN_NUSCENES', 'STAND_IN_SCENES', 'STAND_IN_FRAMES', 'STAND_IN_SRRAW_SEQUENCES', 'PAPER_ANCHOR',
+           'ARGOVERSE_HD_FRAMES', 'write_stand_in_data', 'write_stand_in_weights', 'dry_run_params', 'prepare_dry_run',
+           'run_dry_run', 'stage_table', 'forward_flops', 'gpu_projection']
 
 # %% ../nbs/94_dryrun.ipynb #d4f6ed42
 # data set -> the stand-in's frame size (H, W): the real data sets' (Argoverse-HD, Cityscapes); SR-Raw's sensor is smaller
-STAND_IN_HW = {'argoverse_hd': (1200, 1920), 'cityscapes': (1024, 2048), 'srraw': (1024, 1536)}
+STAND_IN_HW = {'argoverse_hd': (1200, 1920), 'cityscapes': (1024, 2048), 'srraw': (1024, 1536), 'nuscenes': (900, 1600)}
+STAND_IN_NUSCENES = {'train': 4, 'val': 2}   # scenes per split (x 4 keyframes: a batch of 16; CAM_FRONT only)
 STAND_IN_SCENES = {'train': 6, 'val': 2}   # sequences per split (x 4 frames: a detector batch of 8 after a 20 % hold-out, a segmenter batch of 16 after the mini-validation split)
 STAND_IN_FRAMES = 4
 STAND_IN_SRRAW_SEQUENCES = 7   # the fewest that leave a test sequence in the 80/10/10 split
@@ -31,7 +32,7 @@ def write_stand_in_data(root: str | Path, # the data root to fill (the README's 
                         seed: int = 0, # the generators' seed
                         sizes: dict | None = None, # frame sizes by data set (None: `STAND_IN_HW`; smaller ones give a quick check of the code paths)
                        ) -> Path:
-    "Write Argoverse-HD, Cityscapes and SR-Raw stand-ins in their real layouts under `root` (SR-Raw as .ARW, no meta.json)."
+    "Write Argoverse-HD, Cityscapes, SR-Raw and nuScenes stand-ins in their real layouts under `root` (SR-Raw as .ARW, no meta.json; nuScenes without the generator's manifest)."
     from lzu.perception.synthetic import generate_scenes
     from lzu.raw.synthetic import generate_srraw
     root, sizes = Path(root), {**STAND_IN_HW, **(sizes or {})}
@@ -48,6 +49,10 @@ def write_stand_in_data(root: str | Path, # the data root to fill (the README's 
             for dng in seq.glob('*.DNG'): dng.rename(dng.with_suffix('.ARW'))   # LibRaw reads the file by its content
         (sr / 'synthetic_srraw.json').unlink(missing_ok=True)
         shutil.move(str(sr), str(root / 'SR-RAW'))
+        from lzu.perception.nuscenes_synthetic import MANIFEST_NAME, generate_nuscenes
+        nu = generate_nuscenes(tmp / 'nuscenes', STAND_IN_NUSCENES, 4, sizes['nuscenes'], seed, progress=False)
+        (nu / MANIFEST_NAME).unlink()
+        shutil.move(str(nu), str(root / 'nuscenes'))
     return root
 
 def write_stand_in_weights(torch_home: str | Path, # a private torch cache (TORCH_HOME)

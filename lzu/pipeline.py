@@ -41,17 +41,21 @@ NOTEBOOK_STAGES = {'zoom_geometry': ('nbs/experiments/zoom_geometry.ipynb', ()),
                    'det_train': ('nbs/experiments/det_train.ipynb', ('argoverse_hd',)),
                    'det_latency': ('nbs/experiments/det_latency.ipynb', ()),
                    'seg_train': ('nbs/experiments/seg_train.ipynb', ('cityscapes',)),
-                   'perception_tables': ('nbs/experiments/perception_tables.ipynb', ('argoverse_hd', 'cityscapes'))}
+                   'perception_tables': ('nbs/experiments/perception_tables.ipynb', ('argoverse_hd', 'cityscapes')),
+                   'det3d_train': ('nbs/experiments/det3d_train.ipynb', ('nuscenes',)),
+                   'det3d_tables': ('nbs/experiments/det3d_tables.ipynb', ('nuscenes',))}
 # data set -> (its name, the generated dataset that stands in for it, the stages' parameter saying where it is, its folder
 # under a real data root: '' for the root itself)
 DATA_SETS = {'srraw': ('SR-Raw', 'synthetic_srraw', 'srraw_root', ''),
              'argoverse_hd': ('Argoverse-HD', 'synthetic_scenes', 'data_root', 'argoverse-hd'),
-             'cityscapes': ('Cityscapes', 'synthetic_scenes', 'data_root', 'cityscapes')}
+             'cityscapes': ('Cityscapes', 'synthetic_scenes', 'data_root', 'cityscapes'),
+             'nuscenes': ('nuScenes', 'synthetic_nuscenes', 'data_root', 'nuscenes')}
 # foreach stage -> the params.yaml section whose keys are its items (`dvc.yaml`: `foreach: ${section}`)
-FOREACH = {'sr_train': 'sr_models', 'det_train': 'det_models', 'seg_train': 'seg_models'}
+FOREACH = {'sr_train': 'sr_models', 'det_train': 'det_models', 'seg_train': 'seg_models', 'det3d_train': 'det3d_models'}
 # generated dataset -> (where its data lives, its committed manifest)
 GENERATED = {'synthetic_srraw': ('work/synthetic_srraw', 'results/metrics/synthetic_srraw_manifest.json'),
-             'synthetic_scenes': ('work/synthetic_scenes', 'results/metrics/synthetic_scenes_manifest.json')}
+             'synthetic_scenes': ('work/synthetic_scenes', 'results/metrics/synthetic_scenes_manifest.json'),
+             'synthetic_nuscenes': ('work/synthetic_nuscenes', 'results/metrics/synthetic_nuscenes_manifest.json')}
 
 def _generate_synthetic_srraw(root, **params):
     from lzu.raw.synthetic import generate_srraw
@@ -61,7 +65,12 @@ def _generate_synthetic_scenes(root, **params):
     from lzu.perception.synthetic import generate_scenes
     generate_scenes(root, **params)
 
-GENERATORS = {'synthetic_srraw': _generate_synthetic_srraw, 'synthetic_scenes': _generate_synthetic_scenes}
+def _generate_synthetic_nuscenes(root, **params):
+    from lzu.perception.nuscenes_synthetic import generate_nuscenes
+    generate_nuscenes(root, **params)
+
+GENERATORS = {'synthetic_srraw': _generate_synthetic_srraw, 'synthetic_scenes': _generate_synthetic_scenes,
+              'synthetic_nuscenes': _generate_synthetic_nuscenes}
 
 def load_params(path: str | Path = 'params.yaml', # the parameters file (the committed embedded default, or a profile)
                ) -> dict:
@@ -384,15 +393,16 @@ def current_results(folder: str | Path, # holds one `<item>.json` per trained mo
     return keep
 
 # %% ../nbs/91_pipeline.ipynb #f0963d2e
-# paper -> the file (under results/) in which its tables stage writes its claims
-EFFECT_SOURCES = {'Learning to Zoom and Unzoom': 'metrics/lzu_effects.json', 'Zoom to Learn, Learn to Zoom': 'metrics/zoomlearn_effects.json'}
+# paper -> the files (under results/) in which its tables stages write their claims
+EFFECT_SOURCES = {'Learning to Zoom and Unzoom': ('metrics/lzu_effects.json', 'metrics/lzu3d_effects.json'),
+                  'Zoom to Learn, Learn to Zoom': ('metrics/zoomlearn_effects.json',)}
 _EFFECT_KEYS = ('claim', 'metric', 'ours', 'paper', 'ci95', 'holds')
 
 def collect_effects(results: str | Path = 'results', # the results folder
                    ) -> list[dict]:
     "Every claim of the sources in `EFFECT_SOURCES` that exist, each record with its paper, data (its own where it names one, else the file's) and profile."
     out = []
-    for paper, rel in EFFECT_SOURCES.items():
+    for paper, rel in [(paper, rel) for paper, files in EFFECT_SOURCES.items() for rel in files]:
         path = Path(results) / rel
         if not path.exists(): continue
         src = json.loads(path.read_text())
@@ -402,7 +412,7 @@ def collect_effects(results: str | Path = 'results', # the results folder
             missing = [k for k in _EFFECT_KEYS if k not in r]
             if missing: raise ValueError(f"{path}: the claim {r.get('claim')!r} lacks {missing}")
             out.append({**r, 'source': paper, 'data': r.get('data', src['data']), 'profile': src['profile']})
-    if not out: raise FileNotFoundError(f"no claims files under {results}: run the tables stages first ({sorted(EFFECT_SOURCES.values())})")
+    if not out: raise FileNotFoundError(f"no claims files under {results}: run the tables stages first ({sorted(f for fs in EFFECT_SOURCES.values() for f in fs)})")
     return out
 
 def write_effects(results: str | Path = 'results', # the results folder

@@ -38,8 +38,9 @@ def missing_data(params: dict, # the profile's merged parameters
                 ) -> list[str]:
     "One line per real data set that the parameters ask for and that is not where they say."
     from lzu.perception.experiments import detection_root, segmentation_root
+    from lzu.perception.nuscenes import nuscenes_tables_dir
     from lzu.pipeline import DATA_SETS
-    finders = {'argoverse_hd': detection_root, 'cityscapes': segmentation_root}
+    finders = {'argoverse_hd': detection_root, 'cityscapes': segmentation_root, 'nuscenes': nuscenes_tables_dir}
     out = []
     for (kind, root), names in sorted(_real_roots(params).items()):
         who = f"(read by {', '.join(sorted(names))})"

@@ -70,7 +70,7 @@ def test_smoke_run_reproduces_the_committed_reference(smoke_repo):
     from lzu.pipeline import CROSS_PROCESSOR_TOLERANCE, format_reproduction_diff, reproducible_results, reproduction_diff
     d = reproduction_diff(json.loads(SMOKE_REFERENCE.read_text()), reproducible_results(smoke_repo / "results"), **CROSS_PROCESSOR_TOLERANCE)
     assert not (d["data"] or d["numbers"] or d["missing"] or d["extra"]), format_reproduction_diff(d)
-    assert d["compared"] > 1000 and len(json.loads(SMOKE_REFERENCE.read_text())["data"]) == 2
+    assert d["compared"] > 1000 and len(json.loads(SMOKE_REFERENCE.read_text())["data"]) == 3
 
 
 def test_tables_name_their_profile_and_data(smoke_repo):
@@ -118,6 +118,19 @@ def test_perception_items_each_write_their_results(smoke_repo):
     assert pre["train_info"]["steps"] == params["det_pretrain"]["steps"] and len(pre["weights_sha256"]) == 64
 
 
+def test_mono3d_items_each_write_their_results(smoke_repo):
+    "Every det3d_models entry trained on the generated nuScenes stand-in, was scored by the devkit from every source scale, and reached Table 5."
+    params = yaml.safe_load((smoke_repo / "params.yaml").read_text())
+    for item, spec in params["det3d_models"].items():
+        r = json.loads((smoke_repo / "results" / "perception" / "det3d" / f"{item}.json").read_text())
+        assert r["item"] == item and r["profile"] == "smoke" and r["synthetic"] and r["train_steps"] == spec["steps"]
+        assert r["experiment"]["method"] == spec["method"] and set(r["val"]) >= {"NDS", "mAP", "mATE", "mASE", "mAOE", "mAVE", "mAAE"}
+        assert sorted(map(float, r["from_scales"])) == sorted(params["det3d_train"]["source_scales"])
+        assert (r["saliency"] is not None) == (spec["method"] == "fixed")
+    t5 = (smoke_repo / "results" / "tables" / "lzu_table5.csv").read_text()
+    assert "Uniform" in t5 and "LZU, fixed" in t5 and "paper" in t5
+
+
 def test_claims_carry_intervals(smoke_repo):
     "perception_tables and sr_tables turn the papers' claims into effects with intervals; the effects stage gathers them."
     lzu = json.loads((smoke_repo / "results" / "metrics" / "lzu_effects.json").read_text())
@@ -125,8 +138,11 @@ def test_claims_carry_intervals(smoke_repo):
     assert any("LZU, fixed beats uniform at 0.5x in AP" == c for c in claims) and any("in mIoU" in c for c in claims), claims
     for e in lzu["effects"]:
         assert e["ci95"][0] <= e["ci95"][1] and e["holds"] == (e["ci95"][0] > 0) and "paired bootstrap" in e["units"]
+    lzu3d = json.loads((smoke_repo / "results" / "metrics" / "lzu3d_effects.json").read_text())
+    claims3d = {e["claim"] for e in lzu3d["effects"]}
+    assert claims3d == {"LZU, fixed beats uniform at 0.5x in NDS (3D)"} and "scenes (paired bootstrap" in lzu3d["effects"][0]["units"], claims3d
     every = json.loads((smoke_repo / "results" / "metrics" / "effects.json").read_text())
-    assert {e["claim"] for e in every if e["source"] == "Learning to Zoom and Unzoom"} == claims
+    assert {e["claim"] for e in every if e["source"] == "Learning to Zoom and Unzoom"} == claims | claims3d
 
 
 def test_a3_metrics_are_finite(smoke_repo):
@@ -175,7 +191,8 @@ def test_results_index_is_current():
 
 # the library module each stage without an experiment notebook runs (the notebook stages: what their notebook imports)
 STAGE_MODULES = {"bench_zoom": {"lzu.bench"}, "bench_cobi": {"lzu.bench"}, "synthetic_srraw": {"lzu.raw.synthetic"},
-                 "synthetic_scenes": {"lzu.perception.synthetic"}, "results_index": set(), "effects": set()}
+                 "synthetic_scenes": {"lzu.perception.synthetic"}, "synthetic_nuscenes": {"lzu.perception.nuscenes_synthetic"},
+                 "results_index": set(), "effects": set()}
 
 
 def _notebook_imports(path: Path) -> set:
@@ -233,5 +250,5 @@ def test_stages_depend_on_the_data_they_read():
         assert got == sorted(sets), f"dvc.yaml stage {name} depends on data {got}, reads {sorted(sets)}"
         assert not [d for d in deps if "manifest" in d], f"{name}: a literal manifest dependency (use ${{data_deps.<set>}})"
     paper = profile_params("paper", ROOT)["data_deps"]
-    assert paper == {"srraw": "data/SR-RAW", "argoverse_hd": "data/argoverse-hd", "cityscapes": "data/cityscapes"}, paper
+    assert paper == {"srraw": "data/SR-RAW", "argoverse_hd": "data/argoverse-hd", "cityscapes": "data/cityscapes", "nuscenes": "data/nuscenes"}, paper
     assert set(paper) == set(DATA_SETS)

@@ -22,7 +22,7 @@ def test_paper_profile_lists_everything_missing_and_runs_nothing(tmp_path):
     assert r.returncode == 1 and r.stdout == "", r
     lines = [l for l in r.stderr.splitlines() if l.startswith("  - ")]
     kinds = [l[4:].split(":")[0] for l in lines]
-    assert kinds[:3] == ["Argoverse-HD", "Cityscapes", "SR-Raw"], r.stderr
+    assert kinds[:4] == ["Argoverse-HD", "Cityscapes", "nuScenes", "SR-Raw"], r.stderr
     if not torch.cuda.is_available(): assert kinds[-1] == "GPU", r.stderr
     assert sorted(p.relative_to(ws) for p in ws.rglob("*") if "__pycache__" not in p.parts) == \
         [p for p in before if "__pycache__" not in p.parts]   # nothing written (no stage ran, no output removed)

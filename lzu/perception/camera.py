@@ -13,7 +13,8 @@ from ..checks import check_hw, check_number
 
 # %% auto #0
 __all__ = ['BOX_DIMS', 'BOX_EDGES', 'DIR_OFFSET', 'check_intrinsics', 'project', 'unproject', 'resize_intrinsics',
-           'check_boxes3d', 'yaw_rotation', 'box_corners', 'projected_boxes', 'wrap_angle', 'encode_yaw', 'decode_yaw']
+           'check_boxes3d', 'yaw_rotation', 'box_corners', 'projected_boxes', 'wrap_angle', 'ray_yaw', 'encode_yaw',
+           'decode_yaw']
 
 # %% ../../nbs/46_perception.camera.ipynb #2d2d7571
 def check_intrinsics(name: str, # the argument's name, for the message
@@ -140,6 +141,12 @@ def wrap_angle(a: torch.Tensor) -> torch.Tensor:
     "Angles wrapped to `(-pi, pi]`."
     r = math.pi - torch.remainder(math.pi - a, 2 * math.pi)
     return torch.where(r <= -math.pi, r + 2 * math.pi, r)   # rounding can land on -pi itself
+
+def ray_yaw(points: torch.Tensor, # (..., 3) camera-frame points
+           ) -> torch.Tensor:
+    "The yaw `(...)` of a box heading straight away from the camera through `points`: `atan2(-z, x)` (straight ahead: -pi/2). A box's yaw minus it is the observation angle, what its appearance shows."
+    if points.shape[-1:] != (3,): raise ValueError(f"points must have shape (..., 3), got {tuple(points.shape)}")
+    return torch.atan2(-points[..., 2], points[..., 0])
 
 def _first_half_turn(half_turn: torch.Tensor, dir_offset: float) -> torch.Tensor:
     "The angle in `[dir_offset, dir_offset + pi)` that `half_turn` = (sin 2a, cos 2a) encodes."

@@ -17,16 +17,16 @@ from nuscenes.eval.detection.constants import ATTRIBUTE_NAMES, DETECTION_NAMES
 
 from ..checks import check_number
 from .camera import (box_corners, check_boxes3d, check_intrinsics, decode_yaw, encode_yaw, project,
-                                   projected_boxes, resize_intrinsics, unproject)
+                                   projected_boxes, ray_yaw, resize_intrinsics, unproject, wrap_angle)
 from .detection import _round_half_up
 from ..zoom.grids import resample, uniform_grid
 from ..zoom.saliency import check_saliency, dataset_saliency
 from ..zoom.wrapper import LZU
 
 # %% auto #0
-__all__ = ['REG_SLICES', 'REG_WEIGHTS', 'STRIDES', 'SCALE_RANGES', 'CENTERNESS_ALPHA', 'MONO3D_METHODS', 'FCOS3DHead',
-           'locations', 'fcos3d_targets', 'decode_reg', 'bev_extents', 'fcos3d_decode', 'fcos3d_loss', 'Mono3DDetector',
-           'footprint_saliency']
+__all__ = ['REG_SLICES', 'REG_WEIGHTS', 'STRIDES', 'SCALE_RANGES', 'CENTERNESS_ALPHA', 'YAW_FRAMES', 'MONO3D_METHODS',
+           'FCOS3DHead', 'locations', 'fcos3d_targets', 'decode_reg', 'bev_extents', 'fcos3d_decode', 'fcos3d_loss',
+           'Mono3DDetector', 'footprint_saliency']
 
 # %% ../../nbs/48_perception.mono3d.ipynb #cc296fd3
 REG_SLICES = dict(offset=slice(0, 2), depth=slice(2, 3), size=slice(3, 6), yaw=slice(6, 8), velocity=slice(8, 10))  # the regression channels
@@ -96,6 +96,13 @@ def locations(level_hw: list, # (h, w) of each FPN level, finest first
 # %% ../../nbs/48_perception.mono3d.ipynb #3d1ccfce
 CENTERNESS_ALPHA = 2.5  # FCOS3D's centerness: exp(-alpha * distance to the projected centre, in strides)
 
+YAW_FRAMES = ('camera', 'ray')   # what the yaw channels predict: the yaw in the camera frame, or the observation angle
+
+def _yaw_to_frame(yaw: torch.Tensor, centre: torch.Tensor, frame: str) -> torch.Tensor:
+    "The yaw target in `frame`: the yaw itself ('camera') or the observation angle ('ray')."
+    if frame not in YAW_FRAMES: raise ValueError(f"yaw_frame must be one of {YAW_FRAMES}, got {frame!r}")
+    return yaw if frame == 'camera' else wrap_angle(yaw - ray_yaw(centre))
+
 def fcos3d_targets(target: dict, # one image's {'boxes' (N, 7) camera frame, 'labels' (N,), 'velocity' (N, 2) (NaN: unknown), 'attributes' (N,) (-1: none)}
                    K, # (3, 3) the intrinsics of the image the detector sees
                    image_hw: tuple[int, int], # (H, W) of that image
@@ -103,6 +110,7 @@ def fcos3d_targets(target: dict, # one image's {'boxes' (N, 7) camera frame, 'la
                    strides: tuple = STRIDES, # each level's stride
                    radius: float = 1.5, # centre sampling radius, in strides
                    ranges: tuple = SCALE_RANGES, # each level's range of the footprint's largest distance from the location
+                   yaw_frame: str = 'camera', # 'camera': the yaw itself (FCOS3D); 'ray': the observation angle, yaw minus `ray_yaw` of the centre
                   ) -> dict:
     "Per-location targets (L, ...) of one image: label (-1 background) and, at positives, the 3D regression targets."
     boxes = check_boxes3d("target['boxes']", target['boxes'].double())
@@ -127,7 +135,7 @@ def fcos3d_targets(target: dict, # one image's {'boxes' (N, 7) camera frame, 'la
     dist = torch.where(cand, delta.norm(dim=-1), torch.full_like(delta[..., 0], math.inf))
     best = dist.argmin(1); pos = torch.isfinite(dist.gather(1, best[:, None])[:, 0])
     j = best[pos]
-    half_turn, dir_bin = encode_yaw(boxes[j, 6])
+    half_turn, dir_bin = encode_yaw(_yaw_to_frame(boxes[j, 6], boxes[j, :3], yaw_frame))
     vel = target.get('velocity', torch.full((n, 2), math.nan)).double()[j]
     out['labels'][pos] = labels[j].long()
     out['reg'][pos] = torch.cat([delta[pos, j], depth[j, None].log(), boxes[j, 3:6].log(), half_turn, vel.nan_to_num(0.0)], 1)
@@ -142,12 +150,15 @@ def decode_reg(reg: torch.Tensor, # (M, 10) regression outputs at M locations
                loc: torch.Tensor, # (M, 2) the locations' pixel centres
                stride: torch.Tensor, # (M,) their strides
                K, # (3, 3) the detector image's intrinsics
+               yaw_frame: str = 'camera', # as in `fcos3d_targets`
               ) -> tuple[torch.Tensor, torch.Tensor]:
     "Camera-frame boxes (M, 7) and velocities (M, 2) from regression outputs: the inverse of `fcos3d_targets`' encoding."
     K = check_intrinsics('K', K).to(reg)
     uv = loc + reg[:, 0:2] * stride[:, None]
     centre = unproject(uv, reg[:, 2].exp(), K)
     yaw = decode_yaw(reg[:, 6:8], dir_logits.argmax(1))
+    if yaw_frame not in YAW_FRAMES: raise ValueError(f"yaw_frame must be one of {YAW_FRAMES}, got {yaw_frame!r}")
+    if yaw_frame == 'ray': yaw = wrap_angle(yaw + ray_yaw(centre))
     return torch.cat([centre, reg[:, 3:6].exp(), yaw[:, None]], 1), reg[:, 8:10]
 
 def bev_extents(boxes: torch.Tensor, # (N, 7) camera-frame boxes
@@ -164,6 +175,7 @@ def fcos3d_decode(parts: dict, # `FCOS3DHead.split_outputs` of one image: cls (L
                   pre_nms: int = 1000, # best candidates decoded
                   nms_iou: float = 0.5, # bird's-eye-view IoU above which a lower-scoring box of its class is suppressed
                   max_dets: int = 200, # detections kept
+                  yaw_frame: str = 'camera', # as in `fcos3d_targets`
                  ) -> dict:
     "One image's detections: camera-frame boxes (N, 7), scores, labels, velocity (N, 2), attribute_scores (N, A)."
     scores = torch.sigmoid(parts['cls']) * torch.sigmoid(parts['centerness'])[:, None]
@@ -171,7 +183,7 @@ def fcos3d_decode(parts: dict, # `FCOS3DHead.split_outputs` of one image: cls (L
     keep = (flat > score_thresh).nonzero().flatten()
     keep = keep[flat[keep].topk(min(pre_nms, len(keep))).indices]
     where, labels = keep // scores.shape[1], keep % scores.shape[1]
-    boxes, vel = decode_reg(parts['reg'][where].double(), parts['dir'][where], loc[where].double(), stride[where].double(), K)
+    boxes, vel = decode_reg(parts['reg'][where].double(), parts['dir'][where], loc[where].double(), stride[where].double(), K, yaw_frame)
     s = flat[keep]
     kept = batched_nms(bev_extents(boxes).float(), s.float(), labels, nms_iou)[:max_dets]
     return dict(boxes=boxes[kept], scores=s[kept], labels=labels[kept], velocity=vel[kept],
@@ -218,6 +230,7 @@ class Mono3DDetector(nn.Module):
                  separable: bool = True, # separable warp (A.5)
                  anti_crop: bool = True, # anti-crop warp (A.5)
                  size_divisible: int = 32, # the FPN's input is padded to a multiple of this
+                 yaw_frame: str = 'camera', # what the yaw channels predict (`fcos3d_targets`): FCOS3D's yaw, or the observation angle ('ray')
                 ):
         super().__init__()
         if method not in MONO3D_METHODS: raise ValueError(f"method must be one of {MONO3D_METHODS}, got {method!r}")
@@ -226,6 +239,8 @@ class Mono3DDetector(nn.Module):
         h, w = _round_half_up(self.scale * H), _round_half_up(self.scale * W)
         if h < 2 or w < 2: raise ValueError(f"scale {scale} makes the {H} x {W} image {h} x {w}: the detector needs at least 2 x 2")
         self.image_hw, self.detector_hw, self.method, self.head = (int(H), int(W)), (h, w), method, head
+        if yaw_frame not in YAW_FRAMES: raise ValueError(f"yaw_frame must be one of {YAW_FRAMES}, got {yaw_frame!r}")
+        self.yaw_frame = yaw_frame
         self.padded_hw = (math.ceil(h / size_divisible) * size_divisible, math.ceil(w / size_divisible) * size_divisible)
         if method == 'fixed':
             if saliency is None: raise ValueError("method='fixed' needs a saliency (1, 1, h, w): the KDE of the training boxes' footprints")
@@ -267,9 +282,9 @@ class Mono3DDetector(nn.Module):
         parts = self.head.split_outputs(self.head(feats))
         if self.training:
             if targets is None or len(targets) != len(images): raise ValueError(f"targets must hold one dict per image ({len(images)})")
-            return fcos3d_loss(parts, [fcos3d_targets(t, Kd[b], self.detector_hw, level_hw) for b, t in enumerate(targets)])
+            return fcos3d_loss(parts, [fcos3d_targets(t, Kd[b], self.detector_hw, level_hw, yaw_frame=self.yaw_frame) for b, t in enumerate(targets)])
         loc, stride, _ = locations(level_hw, device=images.device)
-        return [fcos3d_decode({k: v[b] for k, v in parts.items()}, loc, stride, Kd[b], **decode_kwargs) for b in range(len(images))]
+        return [fcos3d_decode({k: v[b] for k, v in parts.items()}, loc, stride, Kd[b], yaw_frame=self.yaw_frame, **decode_kwargs) for b in range(len(images))]
 
 # %% ../../nbs/48_perception.mono3d.ipynb #dad23556
 def footprint_saliency(data, # a `NuScenesMono` (its `annotations(i)`: boxes, K, image_hw) of the training split

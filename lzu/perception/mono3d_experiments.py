@@ -5,6 +5,8 @@
 # %% ../../nbs/48a_perception.mono3d_experiments.ipynb #1920718f
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,16 +15,19 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from ..checks import check_choice, check_number
-from .camera import wrap_angle
+from ..checks import check_choice, check_int, check_number
+from .camera import resize_intrinsics, wrap_angle
 from .detection import compact_fpn, resnet_fpn
 from .mono3d import FCOS3DHead, MONO3D_METHODS, Mono3DDetector, footprint_saliency
+from .experiments import init_sha256
 from .nuscenes import NuScenesMono, evaluate_nuscenes, nuscenes_records
-from ..train import TrainConfig, dist_env, seed_worker, train
+from ..zoom.grids import resample, uniform_grid
+from ..train import TrainConfig, code_version, dist_env, seed_worker, train
 
 # %% auto #0
-__all__ = ['flip_item', 'Mono3DTrainData', 'mono3d_collate', 'Mono3DExperiment', 'load_fpn_weights', 'build_mono3d',
-           'mono3d_step', 'train_mono3d', 'evaluate_mono3d']
+__all__ = ['flip_item', 'Mono3DTrainData', 'mono3d_collate', 'Mono3DExperiment', 'mono3d_data_signature', 'load_fpn_weights',
+           'build_mono3d', 'mono3d_step', 'train_mono3d', 'rescale_mono3d', 'detect_mono3d', 'mono3d_records',
+           'evaluate_mono3d', 'save_mono3d_detections', 'load_mono3d_detections', 'nuscenes_data_label']
 
 # %% ../../nbs/48a_perception.mono3d_experiments.ipynb #505e587c
 def flip_item(item: dict, # a `NuScenesMono` item (image, K, boxes, velocity, ...)
@@ -77,11 +82,30 @@ class Mono3DExperiment:
     amplitude: float = 1.0 # KDE amplitude a (A.5)
     bandwidth: float = 64.0 # KDE bandwidth b (A.5)
     hflip: bool = True # random left-right flips (A.5)
+    yaw_frame: str = 'camera' # the yaw channels predict the yaw (FCOS3D's 'camera') or the observation angle ('ray')
     seed: int = 0 # seeds the weights, the data order and the flips
 
     def __post_init__(self):
         check_number('scale', self.scale, lo=0, lo_open=True); check_choice('method', self.method, MONO3D_METHODS)
         self.grid_hw = tuple(self.grid_hw); self.lr_milestones = tuple(self.lr_milestones)
+
+    @property
+    def name(self) -> str:
+        "The run's name: method and scale, e.g. 'mono3d_fixed_0.25x'."
+        return f"mono3d_{self.method}_{self.scale:g}x"
+
+    def fingerprint(self) -> str:
+        "12 hex digits of the settings, of `init`'s content and of the code (`code_version`): the checkpoint folder's key."
+        d = json.dumps(asdict(self), sort_keys=True, default=str) + init_sha256(self.init) + code_version('lzu.perception.mono3d_experiments')
+        return hashlib.sha256(d.encode()).hexdigest()[:12]
+
+def mono3d_data_signature(data: NuScenesMono, # the training split
+                         ) -> dict:
+    "What identifies a training split (for `run_checkpoint_dir`): version, split, cameras, the items' sample tokens, and the generated tree's checksum when it is one."
+    tokens = hashlib.sha256('\n'.join(s for s, _, _ in data.items).encode()).hexdigest()
+    manifest = data.root / 'synthetic_nuscenes.json'
+    return dict(version=data.version, split=data.split, cameras=list(data.cameras), items=len(data), tokens=tokens,
+                generated=json.loads(manifest.read_text()).get('sha256') if manifest.exists() else None)
 
 # %% ../../nbs/48a_perception.mono3d_experiments.ipynb #d105b2c3
 def load_fpn_weights(fpn: torch.nn.Module, # the 3D detector's ResNet-FPN
@@ -105,7 +129,7 @@ def build_mono3d(exp: Mono3DExperiment, # the settings
     else: fpn, levels = resnet_fpn(exp.backbone, exp.fpn_channels, extra_blocks='p6p7', pretrained_backbone=exp.pretrained_backbone), 5
     if exp.init is not None: load_fpn_weights(fpn, exp.init)
     head = FCOS3DHead(exp.fpn_channels, convs=exp.head_convs, num_levels=levels)
-    return Mono3DDetector(fpn, head, image_hw, exp.scale, exp.method, saliency if exp.method == 'fixed' else None, exp.fwhm)
+    return Mono3DDetector(fpn, head, image_hw, exp.scale, exp.method, saliency if exp.method == 'fixed' else None, exp.fwhm, yaw_frame=exp.yaw_frame)
 
 def mono3d_step(model, batch: tuple) -> dict:
     "`lzu.train.train` step: FCOS3D's summed loss, its terms logged."
@@ -117,6 +141,7 @@ def train_mono3d(exp: Mono3DExperiment, # the settings
                  data: NuScenesMono, # the training split
                  checkpoint_dir=None, # checkpoints (resumed when present); None: none
                  progress: bool = True, device=None, num_workers: int = 0,
+                 checkpoint_every: int = 1000, # optimizer steps between checkpoints
                 ) -> tuple[Mono3DDetector, dict]:
     "Train the experiment's detector on `data`; returns it and the loop's history."
     saliency = footprint_saliency(data, exp.grid_hw, exp.amplitude, exp.bandwidth) if exp.method == 'fixed' else None
@@ -129,25 +154,101 @@ def train_mono3d(exp: Mono3DExperiment, # the settings
     cfg = TrainConfig(steps=exp.steps, batch_size=exp.batch_size, lr=exp.lr, optimizer=exp.optimizer, schedule=exp.schedule,
                       warmup_steps=exp.warmup_steps, weight_decay=exp.weight_decay, grad_clip=exp.grad_clip, lr_milestones=exp.lr_milestones,
                       lr_decay=0.1 if exp.schedule == 'step' else 1.0, seed=exp.seed, checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
-                      progress=progress, device=device)
+                      checkpoint_every=checkpoint_every, progress=progress, device=device)
     history = train(det, None, loader, cfg, step_fn=mono3d_step)
+    det.weights_note = getattr(det.fpn if exp.method == 'uniform' else det.fpn.backbone, 'weights_note', 'random initialisation')
     return det, history
 
 # %% ../../nbs/48a_perception.mono3d_experiments.ipynb #40e83fc2
+def rescale_mono3d(det: Mono3DDetector, # a (trained) detector
+                   scale: float, # the new scale s (of the new input size)
+                   image_hw: tuple[int, int], # the new input size (H, W)
+                  ) -> Mono3DDetector:
+    "A detector sharing `det`'s modules (and its fixed saliency) that runs at another scale and input size (Table 2)."
+    lz = det.fpn if det.method == 'fixed' else None
+    fpn = lz.backbone if lz is not None else det.fpn
+    out = Mono3DDetector(fpn, det.head, image_hw, scale, det.method, None if lz is None else lz.saliency.detach().clone(),
+                         fwhm=1.0 if lz is None else lz.fwhm, separable=True if lz is None else lz.separable,
+                         anti_crop=True if lz is None else lz.anti_crop, size_divisible=lz.size_divisible if lz is not None else 32,
+                         yaw_frame=det.yaw_frame)
+    return out.train(det.training)
+
 @torch.no_grad()
+def detect_mono3d(det: Mono3DDetector, # a trained detector
+                  data: NuScenesMono, # the split
+                  source_scale: float | None = None, # Table 2: resample each image to this resolution first (None: full resolution)
+                  batch_size: int = 4, # images per forward pass
+                  progress: bool = False, # a tqdm bar
+                  **decode_kwargs, # for `fcos3d_decode`
+                 ) -> list[dict]:
+    "One dict of camera-frame detections (boxes, scores, labels, velocity, attribute_scores) per item of `data`, on CPU."
+    was = det.training; det.eval(); device = next(det.parameters()).device
+    H, W = det.image_hw
+    src = 1.0 if source_scale is None else check_number('source_scale', source_scale, 0, 1, lo_open=True)
+    src_hw = (int(math.floor(src * H + 0.5)), int(math.floor(src * W + 0.5)))
+    if min(src_hw) < 2: raise ValueError(f"source_scale {src} makes the {H} x {W} images {src_hw[0]} x {src_hw[1]}")
+    run = det if src == 1.0 else rescale_mono3d(det, det.scale / src, src_hw)
+    starts = range(0, len(data), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+        starts = tqdm(starts, desc=f'{det.method} @ {det.scale:g}x' + (f' from {src:g}x' if src != 1 else ''), unit='batch')
+    out = []
+    try:
+        for start in starts:
+            items = [data[i] for i in range(start, min(start + batch_size, len(data)))]
+            x, K = torch.stack([it['image'] for it in items]), torch.stack([it['K'] for it in items]).float()
+            if tuple(x.shape[-2:]) != (H, W): raise ValueError(f"item {start} is {tuple(x.shape[-2:])}, the detector takes {H} x {W} images")
+            if src != 1.0: x, K = resample(x, uniform_grid(src_hw, len(x))), resize_intrinsics(K, (H, W), src_hw)
+            for d in run(x.to(device), K.to(device), **decode_kwargs): out.append({k: v.cpu() for k, v in d.items()})
+    finally: det.train(was)
+    return out
+
+def mono3d_records(data: NuScenesMono, # the split the detections are of
+                   detections: list, # `detect_mono3d`'s list, one per item
+                  ) -> dict:
+    "The devkit's result records of the detections: sample token -> records (cameras merged)."
+    if len(detections) != len(data): raise ValueError(f"detections has {len(detections)} entries, the split {len(data)} items")
+    records = {t: [] for t in data.sample_tokens}
+    for i, d in enumerate(detections):
+        records[data.items[i][0]].extend(nuscenes_records(data, i, d['boxes'], d['scores'], d['labels'], d['velocity'], d['attribute_scores']))
+    return records
+
 def evaluate_mono3d(det: Mono3DDetector, # a trained detector
                     data: NuScenesMono, # the scored split
                     out_dir, # where the submission and the devkit's metrics go
                     batch_size: int = 4, # images per forward pass
+                    source_scale: float | None = None, # Table 2: resample each image to this resolution first
+                    progress: bool = False, # a tqdm bar
                     **decode_kwargs, # for `fcos3d_decode`
-                   ) -> tuple[dict, dict]:
-    "The devkit's metrics of `det` on `data`, and the records scored (sample token -> result records)."
-    det.eval(); device = next(det.parameters()).device
-    records = {}
-    for start in range(0, len(data), batch_size):
-        items = [data[i] for i in range(start, min(start + batch_size, len(data)))]
-        out = det(torch.stack([it['image'] for it in items]).to(device), torch.stack([it['K'] for it in items]).float().to(device), **decode_kwargs)
-        for k, (it, d) in enumerate(zip(items, out)):
-            recs = nuscenes_records(data, start + k, d['boxes'].cpu(), d['scores'].cpu(), d['labels'].cpu(), d['velocity'].cpu(), d['attribute_scores'].cpu())
-            records.setdefault(it['sample_token'], []).extend(recs)
-    return evaluate_nuscenes(data, records, out_dir), records
+                   ) -> tuple[dict, list]:
+    "The devkit's metrics of `det` on `data` (from `source_scale` when given), and the detections scored (`detect_mono3d`)."
+    dets = detect_mono3d(det, data, source_scale, batch_size, progress, **decode_kwargs)
+    return evaluate_nuscenes(data, mono3d_records(data, dets), out_dir), dets
+
+def save_mono3d_detections(detections: list, # `detect_mono3d`'s list
+                           path, # the .npz to write (atomically)
+                          ):
+    "Store detections compactly: every field concatenated, with each item's count."
+    from lzu.files import atomic_save
+    keys = ('boxes', 'scores', 'labels', 'velocity', 'attribute_scores')
+    arrays = {k: torch.cat([d[k] for d in detections]).numpy() if detections else np.zeros(0) for k in keys}
+    arrays['counts'] = np.array([len(d['scores']) for d in detections], dtype=np.int64)
+    def write(tmp):
+        with open(tmp, 'wb') as f: np.savez_compressed(f, **arrays)
+    atomic_save(path, write)
+
+def load_mono3d_detections(path, # a file of `save_mono3d_detections`
+                          ) -> list:
+    "The detections stored by `save_mono3d_detections`."
+    z = np.load(path)
+    ends = np.cumsum(z['counts']); starts = ends - z['counts']
+    keys = ('boxes', 'scores', 'labels', 'velocity', 'attribute_scores')
+    return [{k: torch.from_numpy(z[k][a:b]) for k in keys} for a, b in zip(starts, ends)]
+
+# %% ../../nbs/48a_perception.mono3d_experiments.ipynb #212632a6
+def nuscenes_data_label(data_root, # the experiment's nuScenes root
+                       ) -> tuple[bool, str]:
+    "(synthetic?, the data's name in tables): 'SYNTHETIC nuScenes (lzu.perception.nuscenes_synthetic)' for a generated tree, else 'nuScenes (<root>)'."
+    synthetic = (Path(data_root) / 'synthetic_nuscenes.json').exists()
+    return synthetic, ('SYNTHETIC nuScenes (lzu.perception.nuscenes_synthetic)' if synthetic else f'nuScenes ({data_root})')
+

@@ -25,7 +25,7 @@ from nuscenes.utils.geometry_utils import BoxVisibility
 from nuscenes.utils.splits import get_scenes_of_split
 from pyquaternion import Quaternion
 
-from ..checks import check_number
+from ..checks import check_int, check_number
 from ..files import write_json
 from .camera import check_boxes3d, check_intrinsics
 from .datasets import _load_json, read_rgb, to_tensor
@@ -33,8 +33,9 @@ from .formats import DatasetFormatError
 
 # %% auto #0
 __all__ = ['NUSCENES_TABLES', 'NUSCENES_CAMERAS', 'CAM_FRONT_ROTATION', 'CLASS_ATTRIBUTES', 'NDS_METRICS',
-           'check_nuscenes_records', 'load_nuscenes', 'write_tiny_nuscenes', 'camera_yaw', 'camera_box_to_global',
-           'NuScenesMono', 'nuscenes_records', 'evaluate_nuscenes']
+           'check_nuscenes_records', 'nuscenes_tables_dir', 'load_nuscenes', 'write_tiny_nuscenes', 'camera_yaw',
+           'camera_box_to_global', 'NuScenesMono', 'nuscenes_records', 'devkit_evaluation', 'evaluate_nuscenes',
+           'scene_index', 'scene_resampled_nds', 'scene_bootstrap']
 
 # %% ../../nbs/47_perception.nuscenes.ipynb #22692181
 NUSCENES_TABLES = {  # table -> the fields lzu and the devkit's detection evaluation read
@@ -69,10 +70,10 @@ def check_nuscenes_records(tables: dict, # table name -> its list of records (pa
             if missing: raise DatasetFormatError(f"{path}: record {i} (token {r.get('token', '?')!r}) lacks {', '.join(missing)}")
 
 # %% ../../nbs/47_perception.nuscenes.ipynb #cac4446c
-def load_nuscenes(root, # the nuScenes root: it holds `<version>/` (the tables), `samples/`, `sweeps/` and `maps/`
-                  version: str = 'v1.0-trainval', # the tables' folder: 'v1.0-trainval', 'v1.0-mini', 'v1.0-test', or a stand-in's
-                 ) -> NuScenes:
-    "The devkit's `NuScenes` for `root`/`version`, with a `DatasetFormatError` or `FileNotFoundError` naming what a broken tree lacks."
+def nuscenes_tables_dir(root, # the nuScenes root
+                        version: str = 'v1.0-trainval', # the tables' folder
+                       ) -> Path:
+    "`root`/`version` when it holds every table `lzu` reads; a `FileNotFoundError` naming the missing folder or tables (cheap: nothing is parsed)."
     root = Path(root); where = root / version
     if not where.is_dir():
         have = sorted(p.name for p in root.glob('v1.0-*')) if root.is_dir() else []
@@ -80,6 +81,13 @@ def load_nuscenes(root, # the nuScenes root: it holds `<version>/` (the tables),
                                 + (f" (found {', '.join(have)})" if have else "") + " (the README's 'Real datasets and a GPU' layout)")
     absent = [f"{n}.json" for n in NUSCENES_TABLES if not (where / f"{n}.json").is_file()]
     if absent: raise FileNotFoundError(f"{where} lacks the nuScenes tables {', '.join(absent)}")
+    return where
+
+def load_nuscenes(root, # the nuScenes root: it holds `<version>/` (the tables), `samples/`, `sweeps/` and `maps/`
+                  version: str = 'v1.0-trainval', # the tables' folder: 'v1.0-trainval', 'v1.0-mini', 'v1.0-test', or a stand-in's
+                 ) -> NuScenes:
+    "The devkit's `NuScenes` for `root`/`version`, with a `DatasetFormatError` or `FileNotFoundError` naming what a broken tree lacks."
+    root = Path(root); where = nuscenes_tables_dir(root, version)
     try:
         with contextlib.redirect_stdout(io.StringIO()): nusc = NuScenes(version=version, dataroot=str(root), verbose=False)
     except (KeyError, AssertionError, ValueError, TypeError, json.JSONDecodeError) as e:
@@ -284,12 +292,12 @@ def nuscenes_records(data: NuScenesMono, # the data set the item comes from
 NDS_METRICS = ('NDS', 'mAP', 'mATE', 'mASE', 'mAOE', 'mAVE', 'mAAE')  # Table 5's columns, in its order
 _TP_NAMES = dict(zip(TP_METRICS, ('mATE', 'mASE', 'mAOE', 'mAVE', 'mAAE')))
 
-def evaluate_nuscenes(data: NuScenesMono, # the scored split
+def devkit_evaluation(data: NuScenesMono, # the scored split
                       records: dict, # sample token -> its result records (`nuscenes_records`, cameras merged)
-                      out_dir, # where the submission and the devkit's metrics go
+                      out_dir, # where the submission goes
                       verbose: bool = False, # let the devkit print
-                     ) -> dict:
-    "NDS, mAP and the mean TP errors (and per class AP and TP errors) of `records` on `data`'s split, by nuscenes-devkit."
+                     ) -> DetectionEval:
+    "The devkit's `DetectionEval` of `records` on `data`'s split, its boxes loaded and filtered (and, for fewer than six cameras, the ground truth restricted to what they saw); not yet run."
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     tokens = set(data.sample_tokens)
     extra = sorted(set(records) - tokens)
@@ -307,17 +315,87 @@ def evaluate_nuscenes(data: NuScenesMono, # the scored split
     with contextlib.redirect_stdout(io.StringIO()) if not verbose else contextlib.nullcontext():
         ev = DetectionEval(data.nusc, config_factory('detection_cvpr_2019'), str(out_dir / 'submission.json'), eval_set=data.split,
                            output_dir=str(out_dir), verbose=verbose)
-        if set(data.cameras) != set(NUSCENES_CAMERAS):
-            seen = {}
-            for i in range(len(data)):
-                a = data.annotations(i)
-                seen.setdefault(a['sample_token'], set()).update(tuple(data.nusc.get('sample_annotation', t)['translation']) for t in a['tokens'])
-            for t in ev.gt_boxes.sample_tokens:
-                ev.gt_boxes.boxes[t] = [b for b in ev.gt_boxes.boxes[t] if tuple(b.translation) in seen.get(t, ())]
-        metrics, _ = ev.evaluate()
+    if set(data.cameras) != set(NUSCENES_CAMERAS):
+        seen = {}
+        for i in range(len(data)):
+            a = data.annotations(i)
+            seen.setdefault(a['sample_token'], set()).update(tuple(data.nusc.get('sample_annotation', t)['translation']) for t in a['tokens'])
+        for t in ev.gt_boxes.sample_tokens:
+            ev.gt_boxes.boxes[t] = [b for b in ev.gt_boxes.boxes[t] if tuple(b.translation) in seen.get(t, ())]
+    return ev
+
+def _summary(metrics) -> dict:
+    "Table 5's numbers (and per class AP and TP errors) of the devkit's `DetectionMetrics`."
     s = metrics.serialize()
-    write_json(out_dir / 'metrics_summary.json', s)
     out = dict(NDS=s['nd_score'], mAP=s['mean_ap'], **{_TP_NAMES[k]: v for k, v in s['tp_errors'].items()})
     out['per_class'] = {c: dict(AP=s['mean_dist_aps'][c], **{_TP_NAMES[k]: s['label_tp_errors'][c][k] for k in TP_METRICS}) for c in DETECTION_NAMES}
+    return out
+
+def evaluate_nuscenes(data: NuScenesMono, # the scored split
+                      records: dict, # sample token -> its result records (`nuscenes_records`, cameras merged)
+                      out_dir, # where the submission and the devkit's metrics go
+                      verbose: bool = False, # let the devkit print
+                     ) -> dict:
+    "NDS, mAP and the mean TP errors (and per class AP and TP errors) of `records` on `data`'s split, by nuscenes-devkit."
+    ev = devkit_evaluation(data, records, out_dir, verbose)
+    with contextlib.redirect_stdout(io.StringIO()) if not verbose else contextlib.nullcontext():
+        metrics, _ = ev.evaluate()
+    write_json(Path(out_dir) / 'metrics_summary.json', metrics.serialize())
+    out = _summary(metrics)
     out['n_gt'] = sum(len(ev.gt_boxes.boxes[t]) for t in ev.gt_boxes.sample_tokens)
+    return out
+
+
+# %% ../../nbs/47_perception.nuscenes.ipynb #2aa232bc
+def scene_index(data: NuScenesMono, # a split
+               ) -> dict:
+    "Sample token -> the index of its scene among the split's scenes (sorted by scene name): the units of a scene bootstrap."
+    scene_of = {t: data.nusc.get('sample', t)['scene_token'] for t in data.sample_tokens}
+    names = sorted({data.nusc.get('scene', s)['name'] for s in scene_of.values()})
+    index = {data.nusc.field2token('scene', 'name', n)[0]: k for k, n in enumerate(names)}
+    return {t: index[s] for t, s in scene_of.items()}
+
+def scene_resampled_nds(ev: DetectionEval, # `devkit_evaluation` of a split
+                        scene_of: dict, # sample token -> scene index (`scene_index`)
+                        idx, # the drawn scene indices (repeats allowed)
+                       ) -> dict:
+    "Table 5's numbers of the evaluation restricted to the scenes `idx`, each drawn scene counted as often as it was drawn."
+    import copy
+    from nuscenes.eval.common.data_classes import EvalBoxes
+    by_scene = {}
+    for t, s in scene_of.items(): by_scene.setdefault(int(s), []).append(t)
+    gt, pred = EvalBoxes(), EvalBoxes()
+    for k, s in enumerate(np.asarray(idx, dtype=np.int64).tolist()):
+        if s not in by_scene: raise ValueError(f"idx holds scene {s}, which has no sample in scene_of")
+        for t in by_scene[s]:
+            new = f'{t}#{k}'
+            for src_, dst in ((ev.gt_boxes, gt), (ev.pred_boxes, pred)):
+                boxes = []
+                for b in (src_.boxes.get(t, []) if t in src_.sample_tokens else []):
+                    c = copy.copy(b); c.sample_token = new; boxes.append(c)
+                dst.add_boxes(new, boxes)
+    run = copy.copy(ev); run.gt_boxes, run.pred_boxes, run.verbose = gt, pred, False
+    metrics, _ = run.evaluate()
+    return _summary(metrics)
+
+def scene_bootstrap(evals: dict, # name -> `devkit_evaluation` of the same split (e.g. {'uniform': ..., 'fixed': ...})
+                    scene_of: dict, # sample token -> scene index (`scene_index`)
+                    n_resamples: int = 200, # bootstrap draws
+                    seed: int = 0, # the draws' seed
+                    metrics=('NDS', 'mAP'), # the numbers kept per draw
+                    progress: bool = False, # a tqdm bar
+                   ) -> dict:
+    "Every model scored on the same `n_resamples` draws of scenes with replacement: name -> metric -> an array of one value per draw (paired across models)."
+    n_resamples = check_int('n_resamples', n_resamples, lo=1)
+    n = max(scene_of.values()) + 1
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    out = {name: {m: np.empty(n_resamples) for m in metrics} for name in evals}
+    it = range(n_resamples)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc=f'{n_resamples} scene draws x {len(evals)} models')
+    for r in it:
+        for name, ev in evals.items():
+            got = scene_resampled_nds(ev, scene_of, draws[r])
+            for m in metrics: out[name][m][r] = got[m]
     return out
