@@ -31,11 +31,11 @@ from .checks import check_int
 from .files import atomic_save, save_torch
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'RESUME_MAY_DIFFER', 'seed_everything', 'lzu_modules', 'code_version', 'device_for',
-           'dist_env', 'cleanup_distributed', 'init_distributed', 'TrainConfig', 'seed_worker', 'make_loader',
-           'latest_checkpoint', 'save_checkpoint', 'prune_checkpoints', 'remove_stale_temporaries', 'load_checkpoint',
-           'rng_state', 'set_rng_state', 'check_state_dict', 'check_run_config', 'run_checkpoint_dir', 'lr_factor',
-           'make_optimizer', 'train']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'RESUME_MAY_DIFFER', 'NORM_LAYERS', 'seed_everything', 'lzu_modules', 'code_version',
+           'device_for', 'dist_env', 'cleanup_distributed', 'init_distributed', 'TrainConfig', 'seed_worker',
+           'make_loader', 'latest_checkpoint', 'save_checkpoint', 'prune_checkpoints', 'remove_stale_temporaries',
+           'load_checkpoint', 'rng_state', 'set_rng_state', 'check_state_dict', 'check_run_config',
+           'run_checkpoint_dir', 'lr_factor', 'make_optimizer', 'param_groups', 'train']
 
 # %% ../nbs/90_train.ipynb #7170730c
 def seed_everything(seed: int, # the seed for python's `random`, numpy and torch (CPU and all GPUs)
@@ -139,6 +139,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999) # Adam's / AdamW's betas
     momentum: float = 0.9 # SGD's momentum
     weight_decay: float = 0.0 # weight decay: L2 in the gradient (Adam, SGD) or decoupled (AdamW)
+    bias_lr_mult: float = 1.0 # biases (not normalisation layers') learn at `lr` times this (mmdetection's `paramwise_cfg`; FCOS3D, appendix A.5: 2)
+    bias_decay_mult: float = 1.0 # biases (not normalisation layers') decay with `weight_decay` times this (FCOS3D: 0, no decay)
     optimizer: str = 'adam' # 'adam' (torch.optim.Adam), 'adamw' (torch.optim.AdamW, decoupled weight decay) or 'sgd' (torch.optim.SGD with `momentum`)
     schedule: str = 'exponential' # 'exponential' (`lr_decay` every `lr_decay_every` steps), 'cosine' or 'linear' (to 0 at the last step), 'poly' (`(1 - step / total) ** poly_power`) or 'step' (`lr_decay` at each of `lr_milestones`)
     warmup_steps: int = 0 # linear warm-up from `lr / warmup_steps` to `lr` over the first steps (0: none)
@@ -171,6 +173,9 @@ class TrainConfig:
         if self.schedule == 'step' and not self.lr_milestones: raise ValueError("schedule 'step' needs lr_milestones (fractions of the steps in (0, 1))")
         if not self.poly_power > 0: raise ValueError(f"poly_power must be > 0, got {self.poly_power!r}")
         if not 0 <= self.momentum < 1: raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        for k in ('bias_lr_mult', 'bias_decay_mult'):
+            v = getattr(self, k)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0): raise ValueError(f"{k} must be a finite number >= 0, got {v!r}")
         if not (isinstance(self.warmup_steps, int) and self.warmup_steps >= 0): raise ValueError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}")
 
 # %% ../nbs/90_train.ipynb #1c1995ad
@@ -356,6 +361,23 @@ def make_optimizer(params, # the parameters to optimise (an iterable of tensors 
     opt_cls = torch.optim.AdamW if config.optimizer == 'adamw' else torch.optim.Adam
     return opt_cls(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
 
+# %% ../nbs/90_train.ipynb #f4e38c27
+NORM_LAYERS = (torch.nn.modules.batchnorm._NormBase, torch.nn.GroupNorm, torch.nn.LayerNorm, torch.nn.LocalResponseNorm)
+
+def param_groups(model: torch.nn.Module, # the model to optimise
+                 config: TrainConfig, # its lr, weight_decay, bias_lr_mult and bias_decay_mult
+                ):
+    "The optimizer's parameters: `model.parameters()` when both bias factors are 1; else all but the biases, then the biases of every layer but normalisation layers at `lr * bias_lr_mult` and `weight_decay * bias_decay_mult`."
+    if config.bias_lr_mult == 1 and config.bias_decay_mult == 1: return model.parameters()
+    biases, rest, seen = [], [], set()
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if id(p) in seen: continue   # a parameter shared between modules is optimised once
+            seen.add(id(p))
+            (biases if name == 'bias' and not isinstance(module, NORM_LAYERS) else rest).append(p)
+    return [dict(params=rest),
+            dict(params=biases, lr=config.lr * config.bias_lr_mult, weight_decay=config.weight_decay * config.bias_decay_mult)]
+
 # %% ../nbs/90_train.ipynb #46fc5fd4
 def _to(batch, device: torch.device):
     "Move the tensors in a (nested) batch to `device`."
@@ -406,7 +428,7 @@ def train(model: torch.nn.Module, # the model to train (in place); wrapped in DD
     else: total = config.steps
     if per_epoch == 0: raise ValueError("the loader yields no batches (dataset smaller than one batch with drop_last?)")
 
-    opt = make_optimizer(model.parameters(), config)
+    opt = make_optimizer(param_groups(model, config), config)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(k, total, config))
     use_scaler = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)

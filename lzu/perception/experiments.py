@@ -42,9 +42,10 @@ __all__ = ['DET_METHODS', 'PAPER_IMAGE_W', 'SEG_METHODS', 'PAPER_TABLE6', 'PAPER
            'saliency_grid_search', 'SegmentationExperiment', 'SegmentationData', 'segmentation_training_saliency',
            'build_segmenter', 'BestOnHoldout', 'train_segmenter', 'evaluate_segmenter', 'data_label', 'jsonable',
            'loss_curve', 'evenly_spaced', 'figure_detections', 'search_table', 'is_paper_setting', 'latency_table',
-           'latency_verdict', 'detection_method', 'detection_latency_ms', 'detection_table1', 'detection_table2',
-           'segmentation_rows', 'segmentation_table3', 'segmentation_table4', 'save_detections', 'load_detections',
-           'sequence_groups', 'scored_image_eval', 'detection_effect', 'detection_ap_interval', 'segmentation_effect']
+           'latency_verdict', 'detection_method', 'detection_latency_ms', 'detection_table1', 'cross_scale_table',
+           'detection_table2', 'segmentation_rows', 'segmentation_table3', 'segmentation_table4', 'save_detections',
+           'load_detections', 'sequence_groups', 'scored_image_eval', 'detection_effect', 'detection_ap_interval',
+           'segmentation_effect']
 
 # %% ../../nbs/45_perception.experiments.ipynb #e6d3c274
 def _data_set_root(data_root, sub: str, marker: str, what: str) -> Path:
@@ -957,19 +958,27 @@ def detection_table1(dets: dict, # {item: det_train result}
         rows.append(row)
     return pd.DataFrame(rows)
 
+def cross_scale_table(results: dict, # {item: a training result with 'experiment' and 'from_scales' (source scale -> metrics)}
+                      metric: str, # the number shown, x 100 ('AP' for 2D detection, 'NDS' for 3D)
+                      paper: dict, # method -> {to scale: the paper's numbers from each of TABLE2_FROM}
+                      scale_key: str, # the experiment's scale field ('train_scale' in 2D, 'scale' in 3D)
+                     ):
+    "Table 2's layout: one row per model of a method the paper has, its `metric` x 100 from each source resolution, beside the paper's."
+    import pandas as pd
+    rows = []
+    for r in sorted(results.values(), key=lambda r: (r['experiment']['method'], r['experiment'][scale_key])):
+        m, s = r['experiment']['method'], r['experiment'][scale_key]
+        if m not in paper or not r['from_scales']: continue
+        row = {'method': METHOD_NAMES[m], 'to': f'{s:g}x'}
+        row.update({f'from {f:g}x': _ap(r['from_scales'][f'{f:g}'][metric]) if f'{f:g}' in r['from_scales'] else math.nan for f in TABLE2_FROM})
+        row.update({f'paper from {f:g}x': v for f, v in zip(TABLE2_FROM, paper[m].get(s, (math.nan,) * 4))})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
 def detection_table2(dets: dict, # {item: det_train result}
                     ):
     "Table 2's analogue: the uniform and fixed models' AP x 100 from each source resolution, beside the paper's."
-    import pandas as pd
-    rows = []
-    for r in sorted(dets.values(), key=lambda r: (r['experiment']['method'], r['experiment']['train_scale'])):
-        m, s = r['experiment']['method'], r['experiment']['train_scale']
-        if m not in PAPER_TABLE2 or not r['from_scales']: continue
-        row = {'method': METHOD_NAMES[m], 'to': f'{s:g}x'}
-        row.update({f'from {f:g}x': _ap(r['from_scales'][f'{f:g}']['AP']) if f'{f:g}' in r['from_scales'] else math.nan for f in TABLE2_FROM})
-        row.update({f'paper from {f:g}x': v for f, v in zip(TABLE2_FROM, PAPER_TABLE2[m].get(s, (math.nan,) * 4))})
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return cross_scale_table(dets, 'AP', PAPER_TABLE2, 'train_scale')
 
 # %% ../../nbs/45_perception.experiments.ipynb #903f3533
 PAPER_TABLE3 = {  # (crop, method): mIoU, then the IoU of the 19 classes in train-id order

@@ -21,6 +21,7 @@ from .detection import compact_fpn, resnet_fpn
 from .mono3d import FCOS3DHead, MONO3D_METHODS, Mono3DDetector, footprint_saliency
 from .experiments import init_sha256
 from .nuscenes import NuScenesMono, evaluate_nuscenes, nuscenes_records
+from .nuscenes_synthetic import MANIFEST_NAME
 from ..zoom.grids import resample, uniform_grid
 from ..train import TrainConfig, code_version, dist_env, seed_worker, train
 
@@ -75,6 +76,8 @@ class Mono3DExperiment:
     schedule: str = 'cosine' # the shared loop's schedules
     warmup_steps: int = 0 # linear warm-up steps
     weight_decay: float = 0.0 # weight decay
+    bias_lr_mult: float = 1.0 # biases learn at lr times this (A.5: 2, `lzu.train.param_groups`)
+    bias_decay_mult: float = 1.0 # biases decay at weight_decay times this (A.5: 0)
     grad_clip: float | None = 35.0 # the gradient's global norm is clipped to this (A.5: L2 gradient clipping; mmdet3d: 35)
     lr_milestones: tuple = () # schedule 'step': where the rate drops, as fractions of the steps (A.5: epochs 8 and 11 of 12)
     grid_hw: tuple = (27, 48) # the fixed saliency's grid (A.5)
@@ -103,7 +106,7 @@ def mono3d_data_signature(data: NuScenesMono, # the training split
                          ) -> dict:
     "What identifies a training split (for `run_checkpoint_dir`): version, split, cameras, the items' sample tokens, and the generated tree's checksum when it is one."
     tokens = hashlib.sha256('\n'.join(s for s, _, _ in data.items).encode()).hexdigest()
-    manifest = data.root / 'synthetic_nuscenes.json'
+    manifest = data.root / MANIFEST_NAME
     return dict(version=data.version, split=data.split, cameras=list(data.cameras), items=len(data), tokens=tokens,
                 generated=json.loads(manifest.read_text()).get('sha256') if manifest.exists() else None)
 
@@ -152,7 +155,7 @@ def train_mono3d(exp: Mono3DExperiment, # the settings
     loader = DataLoader(train_data, batch_size=exp.batch_size, sampler=DistributedSampler(train_data, world, rank, shuffle=True, seed=exp.seed),
                         collate_fn=mono3d_collate, drop_last=True, generator=g, worker_init_fn=seed_worker, num_workers=num_workers)
     cfg = TrainConfig(steps=exp.steps, batch_size=exp.batch_size, lr=exp.lr, optimizer=exp.optimizer, schedule=exp.schedule,
-                      warmup_steps=exp.warmup_steps, weight_decay=exp.weight_decay, grad_clip=exp.grad_clip, lr_milestones=exp.lr_milestones,
+                      warmup_steps=exp.warmup_steps, weight_decay=exp.weight_decay, bias_lr_mult=exp.bias_lr_mult, bias_decay_mult=exp.bias_decay_mult, grad_clip=exp.grad_clip, lr_milestones=exp.lr_milestones,
                       lr_decay=0.1 if exp.schedule == 'step' else 1.0, seed=exp.seed, checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
                       checkpoint_every=checkpoint_every, progress=progress, device=device)
     history = train(det, None, loader, cfg, step_fn=mono3d_step)
@@ -249,6 +252,6 @@ def load_mono3d_detections(path, # a file of `save_mono3d_detections`
 def nuscenes_data_label(data_root, # the experiment's nuScenes root
                        ) -> tuple[bool, str]:
     "(synthetic?, the data's name in tables): 'SYNTHETIC nuScenes (lzu.perception.nuscenes_synthetic)' for a generated tree, else 'nuScenes (<root>)'."
-    synthetic = (Path(data_root) / 'synthetic_nuscenes.json').exists()
+    synthetic = (Path(data_root) / MANIFEST_NAME).exists()
     return synthetic, ('SYNTHETIC nuScenes (lzu.perception.nuscenes_synthetic)' if synthetic else f'nuScenes ({data_root})')
 

@@ -12,15 +12,16 @@ import torch
 from ..bench import time_interleaved
 from ..checks import check_int
 from .camera import BOX_EDGES, box_corners, project
-from .experiments import METHOD_NAMES, TABLE2_FROM
+from .experiments import METHOD_NAMES, cross_scale_table
 from .mono3d import MONO3D_METHODS, Mono3DDetector
+from .mono3d_experiments import Mono3DExperiment, build_mono3d
 from ..zoom.grids import box_to_normalized, normalized_to_box
 from ..zoom.inversion import invert_points
 from ..zoom.warps import zoom
 
 # %% auto #0
-__all__ = ['PAPER_TABLE5', 'PAPER_TABLE2_3D', 'TABLE5_COLUMNS', 'mono3d_table5', 'mono3d_table2', 'mono3d_latency', 'zoomed_view',
-           'plot_boxes3d']
+__all__ = ['PAPER_TABLE5', 'PAPER_TABLE2_3D', 'TABLE5_COLUMNS', 'mono3d_table5', 'mono3d_table2', 'result_detector',
+           'mono3d_latency', 'zoomed_view', 'plot_boxes3d']
 
 # %% ../../nbs/48b_perception.mono3d_tables.ipynb #c65238d0
 PAPER_TABLE5 = {  # (scale, method): NDS, mAP, mATE, mASE, mAOE, mAVE, mAAE (x 100), latency ms (RTX 2080 Ti)
@@ -54,15 +55,16 @@ def mono3d_table5(results: dict, # {item: det3d_train result}
 def mono3d_table2(results: dict, # {item: det3d_train result}
                  ):
     "The 3D half of Table 2: each model's NDS x 100 from each source resolution (its `from_scales`), beside the paper's."
-    import pandas as pd
-    rows = []
-    for r in sorted(results.values(), key=lambda r: (r['experiment']['method'], r['experiment']['scale'])):
-        m, s = r['experiment']['method'], r['experiment']['scale']
-        row = {'method': METHOD_NAMES[m], 'to': f'{s:g}x'}
-        row.update({f'from {f:g}x': _x100(r['from_scales'][f'{f:g}']['NDS']) if f'{f:g}' in r['from_scales'] else math.nan for f in TABLE2_FROM})
-        row.update({f'paper from {f:g}x': v for f, v in zip(TABLE2_FROM, PAPER_TABLE2_3D[m].get(s, (math.nan,) * 4))})
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return cross_scale_table(results, 'NDS', PAPER_TABLE2_3D, 'scale')
+
+# %% ../../nbs/48b_perception.mono3d_tables.ipynb #dad392db
+def result_detector(result: dict, # a det3d_train result (its 'experiment', 'image_hw' and, for fixed LZU, 'saliency')
+                   ) -> Mono3DDetector:
+    "The network a det3d_train result describes, with random weights (its settings, input size and fixed saliency): what the latency column and the zoomed view need."
+    e = {k: (tuple(v) if isinstance(v, list) else v) for k, v in result['experiment'].items() if k != 'init'}   # its init file may be gone
+    sal = result.get('saliency')
+    if e.get('method') == 'fixed' and sal is None: raise ValueError(f"result {result.get('item')!r} is fixed LZU but holds no 'saliency'")
+    return build_mono3d(Mono3DExperiment(**e), tuple(result['image_hw']), None if sal is None else torch.tensor(sal)[None, None])
 
 # %% ../../nbs/48b_perception.mono3d_tables.ipynb #6040d4ff
 def mono3d_latency(detectors: dict, # name -> `Mono3DDetector` (all for the same image size)

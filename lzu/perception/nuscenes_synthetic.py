@@ -289,6 +289,19 @@ def write_scene(tables: dict, # the tables being built (lists of records), appen
                            first_sample_token=samples[0], last_sample_token=samples[-1]))
     return counts
 
+# %% ../../nbs/47a_perception.nuscenes_synthetic.ipynb #116b303b
+def _render_scene(job: tuple, # (root, seed, split, index, n_samples, image_hw, density, jpeg_quality)
+                 ) -> tuple[dict, dict]:
+    "Render one scene into tables of its own: (its records by table, its per-class box counts)."
+    root, seed, split, index, n_samples, image_hw, density, jpeg_quality = job
+    part = {name: [] for name in NUSCENES_TABLES}; part['map'] = [dict(log_tokens=[])]
+    counts = write_scene(part, root, seed, split, index, n_samples, image_hw, density, jpeg_quality)
+    return {k: v for k, v in part.items() if v and (k != 'map' or v[0]['log_tokens'])}, counts
+
+def _one_thread():
+    "A rendering process's set-up: one thread each for torch and OpenCV (the processes share the cores)."
+    torch.set_num_threads(1); cv2.setNumThreads(1)
+
 # %% ../../nbs/47a_perception.nuscenes_synthetic.ipynb #5b9e1f3a
 def generate_nuscenes(root, # output folder (created): v1.0-trainval/, samples/CAM_FRONT/, maps/ and the manifest
                       n_scenes: dict = None, # scenes per split, e.g. {'train': 8, 'val': 4} (the devkit's split names)
@@ -298,6 +311,7 @@ def generate_nuscenes(root, # output folder (created): v1.0-trainval/, samples/C
                       *,
                       density: float = 1.0, # scales the number of objects
                       jpeg_quality: int = 90, # JPEG quality of the images
+                      workers: int = 1, # processes rendering scenes in parallel (the bytes do not depend on it)
                       progress: bool = True, # a tqdm progress bar
                       overwrite: bool = False, # replace an existing generated tree
                      ) -> Path:
@@ -312,6 +326,7 @@ def generate_nuscenes(root, # output folder (created): v1.0-trainval/, samples/C
     samples_per_scene = check_int('samples_per_scene', samples_per_scene, 1)
     image_hw = check_hw('image_hw', image_hw, lo=32); seed = check_int('seed', seed, 0)
     density = check_number('density', density, 0.0, 10.0); jpeg_quality = check_int('jpeg_quality', jpeg_quality, 1, 100)
+    workers = check_int('workers', workers, 1)
     ours = [root / VERSION, root / 'samples', root / 'maps', root / MANIFEST_NAME]
     if any(p.exists() for p in ours):
         if not overwrite: raise FileExistsError(f"{root} already holds a generated nuScenes tree; pass overwrite=True to replace it")
@@ -329,13 +344,20 @@ def generate_nuscenes(root, # output folder (created): v1.0-trainval/, samples/C
     T['map'] = [dict(token=_token('map'), log_tokens=[], category='semantic_prior', filename='maps/synthetic.png')]
     from tqdm.auto import tqdm
     bar = tqdm(total=sum(n_scenes.values()), desc='synthetic nuScenes', unit='scene', disable=not progress)
-    counts = {}
-    for split, n in n_scenes.items():
-        counts[split] = {}
-        for i in range(n):
-            for c, k in write_scene(T, root, seed, split, i, samples_per_scene, image_hw, density, jpeg_quality).items():
-                counts[split][c] = counts[split].get(c, 0) + k
-            bar.update(1)
+    counts = {split: {} for split in n_scenes}
+    jobs = [(root, seed, split, i, samples_per_scene, image_hw, density, jpeg_quality) for split, n in n_scenes.items() for i in range(n)]
+    def merge(job, part, scene_counts):   # in the scenes' order, whichever process rendered them
+        T['map'][0]['log_tokens'] += part.pop('map')[0]['log_tokens']
+        for name, records in part.items(): T[name] += records
+        for c, k in scene_counts.items(): counts[job[2]][c] = counts[job[2]].get(c, 0) + k
+        bar.update(1)
+    if workers == 1:
+        for job in jobs: merge(job, *_render_scene(job))
+    else:
+        import multiprocessing as mp
+        ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
+        with ctx.Pool(min(workers, len(jobs)), initializer=_one_thread) as pool:
+            for job, got in zip(jobs, pool.imap(_render_scene, jobs)): merge(job, *got)
     bar.close()
     (root / 'maps').mkdir(exist_ok=True)
     if not cv2.imwrite(str(root / 'maps' / 'synthetic.png'), np.zeros((8, 8), np.uint8)): raise OSError(f"could not write {root / 'maps'}")
