@@ -78,12 +78,15 @@ def test_points_inverse_matches_forward(sal, fwhm, anti_crop, n):
     g = torch.Generator().manual_seed(n)
     z = torch.rand(grid.shape[0], n, 2, generator=g, dtype=torch.float64) * 2 - 1
     x = forward64(grid, z)
-    back, valid = invert_points(grid, x.float())
+    x32 = x.float()
+    back, valid = invert_points(grid, x32)
     assert valid.all()          # images of points inside the tiles are always covered
-    # compare in the input frame (the zoomed point may be ambiguous where a cropping warp collapsed a tile);
-    # x itself was rounded to float32 (6e-8), which strong compression of the warp amplifies a few times
+    # compare in the input frame (the zoomed point may be ambiguous where a cropping warp collapsed a tile): the float32
+    # result's own rounding (6e-8) is stretched by the forward map, at most by its largest slope between grid nodes
+    g64 = grid.double(); h, w = grid.shape[1:3]
+    stretch = max(float((g64[:, :, 1:] - g64[:, :, :-1]).abs().max()) * (w - 1) / 2, float((g64[:, 1:] - g64[:, :-1]).abs().max()) * (h - 1) / 2)
     err = (forward64(grid, back) - x).abs().max()
-    assert err < 2e-6, float(err)
+    assert err < 2e-6 * max(1.0, stretch / 4), (float(err), stretch)
 
 
 @SETTINGS
