@@ -9,7 +9,6 @@ STAMP := $(VENV)/.installed
 # PROFILE=default (params.yaml, in the repository) or a file of profiles/ (run in its own workspace runs/<name>/)
 PROFILE ?= default
 RUN := $(if $(filter default,$(PROFILE)),.,runs/$(PROFILE))
-DVC := OMP_WAIT_POLICY=PASSIVE PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/dvc
 
 .PHONY: repro rebuild workspace test env lock export hooks
 
@@ -42,12 +41,16 @@ lock: $(STAMP)
 # Both first run the preflight (lzu.preflight): a profile that needs real data, weights or a GPU this machine lacks
 # stops with the whole list before any stage has run; the default passes silently.
 PREFLIGHT := $(CURDIR)/$(BIN)/python -m lzu.preflight
+# Independent stages run side by side (lzu.pipeline repro: `dvc repro --single-item` for each stage once the stages it
+# reads are done), JOBS at a time (default: the usable cores; 1 on a profile that needs a GPU). Every stage computes with one thread,
+# so the numbers do not depend on JOBS or on the machine's core count; plain `dvc repro` gives the same, one at a time.
+REPRO := OMP_WAIT_POLICY=PASSIVE PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/python -m lzu.pipeline repro $(if $(JOBS),--jobs $(JOBS))
 repro: workspace
-	cd $(RUN) && $(PREFLIGHT) && $(DVC) repro
+	cd $(RUN) && $(PREFLIGHT) && $(REPRO)
 
 # everything from nothing: the generated data, caches and checkpoints (work/) deleted and every stage rerun
 rebuild: workspace
-	cd $(RUN) && $(PREFLIGHT) && rm -rf work && $(DVC) repro -f
+	cd $(RUN) && $(PREFLIGHT) && rm -rf work && $(REPRO) --force
 
 # a profile other than the default: its workspace (repository files + params.yaml merged with profiles/$(PROFILE).yaml)
 workspace: $(STAMP)

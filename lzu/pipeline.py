@@ -22,13 +22,14 @@ for _k, _v in PINNED_NUMERICS.items(): os.environ.setdefault(_k, _v)
 # %% auto #0
 __all__ = ['PINNED_NUMERICS', 'NOTEBOOK_STAGES', 'DATA_SETS', 'FOREACH', 'GENERATED', 'GENERATORS', 'RUN_RECORDS',
            'SOURCE_REVISION_FILE', 'RECORDED_PACKAGES', 'REPLACED_WHOLE', 'PROFILE_SKIP', 'EFFECT_SOURCES',
-           'UNREPEATABLE_FILES', 'UNREPEATABLE_KEY', 'ARGMAX_SCORES', 'CROSS_PROCESSOR_TOLERANCE', 'load_params',
-           'stage_parameters', 'data_deps', 'check_data_deps', 'generated_readers', 'git_revision',
-           'machine_description', 'package_versions', 'stage_outputs', 'peak_memory_mb', 'write_run_record',
-           'merge_profile', 'profile_params', 'prepare_profile', 'tree_manifest', 'ensure_generated', 'markdown_table',
-           'write_table', 'save_figure', 'current_results', 'collect_effects', 'write_effects', 'reproducible_results',
-           'reproduction_diff', 'format_reproduction_diff', 'import_papermill', 'stage_kernel', 'run_notebook',
-           'results_index', 'main']
+           'UNREPEATABLE_FILES', 'UNREPEATABLE_KEY', 'ARGMAX_SCORES', 'CROSS_PROCESSOR_TOLERANCE', 'STAGE_THREADS',
+           'TIMING_STAGES', 'load_params', 'stage_parameters', 'data_deps', 'check_data_deps', 'generated_readers',
+           'git_revision', 'machine_description', 'package_versions', 'stage_outputs', 'peak_memory_mb',
+           'write_run_record', 'merge_profile', 'profile_params', 'prepare_profile', 'tree_manifest',
+           'ensure_generated', 'markdown_table', 'write_table', 'save_figure', 'current_results', 'collect_effects',
+           'write_effects', 'reproducible_results', 'reproduction_diff', 'format_reproduction_diff', 'import_papermill',
+           'stage_kernel', 'run_notebook', 'results_index', 'main', 'pin_stage_threads', 'parse_dag_dot', 'stage_graph',
+           'stage_seconds', 'critical_path_seconds', 'downstream', 'run_stage_graph', 'default_jobs', 'repro']
 
 # %% ../nbs/91_pipeline.ipynb #9c199d4b
 # stage -> (its papermill notebook, the data sets it reads: keys of DATA_SETS)
@@ -595,16 +596,23 @@ def main(argv: list[str] | None = None):
     """Command line: `python -m lzu.pipeline STAGE [--item ITEM] [--params params.yaml] [--results results]`;
     `profile NAME` (prepare a profile's workspace); `reference OUT.json` (write `reproducible_results` of --results);
     `compare REFERENCE CURRENT [--rtol R] [--atol A] [--across-processors]` (results folders or reference files; exit status 1
-    if they differ; `--across-processors`: `CROSS_PROCESSOR_TOLERANCE`)."""
+    if they differ; `--across-processors`: `CROSS_PROCESSOR_TOLERANCE`); `repro [--jobs N] [--force]` (`dvc repro` with
+    independent stages side by side: `repro`). A stage runs with `pin_stage_threads`."""
     ap = argparse.ArgumentParser(prog='python -m lzu.pipeline', description=main.__doc__)
     ap.add_argument('stage', choices=sorted([*NOTEBOOK_STAGES, *GENERATED, 'bench_zoom', 'bench_cobi', 'results_index', 'effects',
-                                             'profile', 'reference', 'compare']))
+                                             'profile', 'reference', 'compare', 'repro']))
     ap.add_argument('names', nargs='*', help="profile: its NAME; reference: the OUT file; compare: REFERENCE and CURRENT")
     ap.add_argument('--item', default=None, help="the item of a foreach stage")
     ap.add_argument('--params', default='params.yaml'); ap.add_argument('--results', default='results')
     ap.add_argument('--rtol', type=float, default=0.0); ap.add_argument('--atol', type=float, default=0.0)
     ap.add_argument('--across-processors', action='store_true', help="compare with CROSS_PROCESSOR_TOLERANCE (results made on another processor)")
+    ap.add_argument('--jobs', type=int, default=None, help="repro: stages at once (default: the usable cores; 1 on a GPU profile)")
+    ap.add_argument('--force', action='store_true', help="repro: rerun every stage, not only what is out of date")
     a = ap.parse_args(argv)
+    if a.stage == 'repro':
+        done = repro('.', a.jobs, a.force, a.params, a.results)
+        if any(rc for rc, _ in done.values()): sys.exit(1)
+        return
     if a.stage == 'profile':
         if len(a.names) != 1: ap.error("profile needs one NAME (a file of profiles/ without .yaml)")
         return print(prepare_profile(a.names[0]))
@@ -625,6 +633,7 @@ def main(argv: list[str] | None = None):
         return write_text(Path(a.results, 'README.md'), results_index(params=a.params))
     params = load_params(a.params)
     check_data_deps(params)
+    pin_stage_threads()
     t0 = time.time()
     _run_stage(a, params)
     write_run_record(a.stage, a.item, params, a.results, time.time() - t0, peak_memory=peak_memory_mb())
@@ -661,6 +670,167 @@ def _run_stage(a, params: dict):
         Path(a.results, 'metrics').mkdir(parents=True, exist_ok=True); Path(a.results, 'tables').mkdir(parents=True, exist_ok=True)
         return bench_main(args)
     run_notebook(a.stage, params, a.results, item=a.item)
+
+# %% ../nbs/91_pipeline.ipynb #93aff8f3
+import re
+import shutil
+import subprocess
+
+from .checks import check_int
+
+# torch threads of every stage (see above); LZU_STAGE_THREADS overrides it, and then the numbers are those of that count
+STAGE_THREADS = 1
+# stages that measure time: nothing runs beside them
+TIMING_STAGES = ('bench_zoom', 'bench_cobi', 'det_latency')
+
+def pin_stage_threads(threads: int | None = None, # threads (None: LZU_STAGE_THREADS, else STAGE_THREADS)
+                     ) -> int:
+    "Hold this process and the processes it starts (a stage's notebook kernel) to `threads` torch / OpenMP / MKL threads; returns the count."
+    n = check_int('threads', int(os.environ.get('LZU_STAGE_THREADS', STAGE_THREADS)) if threads is None else threads, lo=1)
+    for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[k] = str(n)
+    if 'torch' in sys.modules: sys.modules['torch'].set_num_threads(n)
+    return n
+
+def _dvc_executable() -> str:
+    "The `dvc` of this interpreter's environment, else the one on PATH."
+    own = Path(sys.executable).parent / 'dvc'
+    return str(own) if own.exists() else (shutil.which('dvc') or 'dvc')
+
+def parse_dag_dot(text: str, # what `dvc dag --dot` prints
+                 ) -> tuple[list, list]:
+    "The stages (in `dvc dag`'s order) and the edges (upstream, downstream) of a `dvc dag --dot` listing; `.dvc` files are left out."
+    nodes = [n for n in re.findall(r'^"([^"]+)";\s*$', text, re.M) if not n.endswith('.dvc')]
+    known = set(nodes)
+    edges = [(a, b) for a, b in re.findall(r'^"([^"]+)" -> "([^"]+)";\s*$', text, re.M) if a in known and b in known]
+    return nodes, edges
+
+def stage_graph(root='.', # the DVC repository (a profile's workspace)
+               ) -> tuple[list, list]:
+    "The pipeline's stages and edges (`parse_dag_dot` of `dvc dag --dot`)."
+    r = subprocess.run([_dvc_executable(), 'dag', '--dot'], cwd=root, capture_output=True, text=True)
+    if r.returncode: raise RuntimeError(f"`dvc dag --dot` failed in {root}: {r.stderr.strip() or r.stdout.strip()}")
+    return parse_dag_dot(r.stdout)
+
+def stage_seconds(nodes: list, # stage names (`name` or `name@item`)
+                  results_dir='results', # where the run records are
+                  default: float = 60.0, # for a stage without a record
+                 ) -> dict:
+    "Each stage's last wall time (`wall_s` of its run record), else `default`."
+    out = {}
+    for n in nodes:
+        stage, _, item = n.partition('@')
+        f = Path(results_dir) / RUN_RECORDS / (f'{stage}_{item}.json' if item else f'{stage}.json')
+        try: out[n] = float(json.loads(f.read_text())['wall_s'])
+        except (OSError, ValueError, KeyError, TypeError): out[n] = float(default)
+    return out
+
+def critical_path_seconds(nodes: list, edges: list, # the graph (`stage_graph`)
+                          seconds: dict, # each stage's expected time
+                         ) -> dict:
+    "Each stage's time plus the longest chain of stages after it (which stage to start first)."
+    after = {n: [] for n in nodes}
+    for a, b in edges: after[a].append(b)
+    memo = {}
+    def longest(n):
+        if n not in memo: memo[n] = seconds.get(n, 0.0) + max((longest(m) for m in after[n]), default=0.0)
+        return memo[n]
+    return {n: longest(n) for n in nodes}
+
+def downstream(nodes: list, edges: list, # the graph
+               start, # stages
+              ) -> set:
+    "`start` and every stage after them."
+    after = {n: [] for n in nodes}
+    for a, b in edges: after[a].append(b)
+    seen, todo = set(), list(start)
+    while todo:
+        n = todo.pop()
+        if n not in seen: seen.add(n); todo.extend(after.get(n, ()))
+    return seen
+
+# %% ../nbs/91_pipeline.ipynb #c6a68ffc
+def run_stage_graph(nodes: list, edges: list, # the stages to run and their order (upstream, downstream)
+                    start, # start(stage) -> a handle with `poll()` (None while running, then the exit status), e.g. a `subprocess.Popen`
+                    jobs: int = 2, # stages at once
+                    alone=(), # stages that run with nothing beside them
+                    priority: dict | None = None, # higher first among the ready stages (e.g. `critical_path_seconds`)
+                    poll_s: float = 0.2, # seconds between looks
+                    log=print, # reports each start and end
+                   ) -> dict:
+    """Run each stage once every stage before it has succeeded, `jobs` at a time, the highest `priority` first; a stage of
+    `alone` starts when nothing runs, and nothing starts beside it. After a failure no stage starts and the running ones finish.
+    Returns stage -> (exit status, seconds) of the stages that ran."""
+    jobs = check_int('jobs', jobs, lo=1)
+    known = set(nodes)
+    bad = [e for e in edges if e[0] not in known or e[1] not in known]
+    if bad: raise ValueError(f"edges name stages that nodes lacks: {bad[0][0]!r} -> {bad[0][1]!r}")
+    before = {n: set() for n in nodes}
+    for a, b in edges: before[b].add(a)
+    prio = priority or {}
+    waiting, running, done, failed = list(nodes), {}, {}, False
+    while running or (waiting and not failed):
+        for n, (h, t0) in list(running.items()):
+            rc = h.poll()
+            if rc is None: continue
+            del running[n]; done[n] = (rc, time.time() - t0); failed = failed or rc != 0
+            log(f"{n}: {'done' if rc == 0 else f'FAILED (exit status {rc})'} after {done[n][1]:.0f} s ({len(done)}/{len(nodes)})")
+        started = False
+        if not failed:
+            ready = sorted((n for n in waiting if all(done.get(p, (1,))[0] == 0 for p in before[n])), key=lambda n: -prio.get(n, 0.0))
+            for n in ready:
+                if len(running) >= jobs or any(r in alone for r in running): break
+                if n in alone and running: break   # wait until the machine is free for it
+                waiting.remove(n); running[n] = (start(n), time.time()); started = True
+                log(f"{n}: started" + (' (alone)' if n in alone else f" ({len(running)} running)"))
+        if not started and running: time.sleep(poll_s)
+    return done
+
+# %% ../nbs/91_pipeline.ipynb #aed04e6b
+def default_jobs(params: dict, # the profile's parameters
+                ) -> int:
+    "Stages at once when not told: one on a profile that needs a GPU (its stages would share it), else the usable cores."
+    if params.get('gpu_required'): return 1
+    try: return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError: return max(1, os.cpu_count() or 1)
+
+def repro(root='.', # the DVC repository (a profile's workspace)
+          jobs: int | None = None, # stages at once (None: `default_jobs`)
+          force: bool = False, # rerun every stage (`make rebuild`), not only what is out of date
+          params_file: str = 'params.yaml', # the profile's parameters (for `default_jobs`)
+          results_dir: str = 'results', # the run records (`stage_seconds`)
+          log_dir: str = 'work/logs', # each stage's output goes to <log_dir>/<stage>.log
+         ) -> dict:
+    "`dvc repro` with independent stages side by side: `run_stage_graph` of `dvc repro --single-item`; returns stage -> (exit status, seconds)."
+    from tqdm.auto import tqdm
+    root = Path(root)
+    jobs = default_jobs(load_params(root / params_file)) if jobs is None else check_int('jobs', jobs, lo=1)
+    nodes, edges = stage_graph(root)
+    if not force:
+        r = subprocess.run([_dvc_executable(), 'status', '--json', 'dvc.yaml'], cwd=root, capture_output=True, text=True)
+        if r.returncode: raise RuntimeError(f"`dvc status` failed in {root}: {r.stderr.strip() or r.stdout.strip()}")
+        todo = downstream(nodes, edges, [n for n in json.loads(r.stdout or '{}') if n in set(nodes)])
+        nodes, edges = [n for n in nodes if n in todo], [(a, b) for a, b in edges if a in todo and b in todo]
+    if not nodes:
+        print('every stage is up to date'); return {}
+    logs = root / log_dir; logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, 'OMP_WAIT_POLICY': 'PASSIVE', 'PATH': f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    def start(n):
+        with open(logs / f'{n}.log', 'w') as f:   # the child keeps its own copy of the file
+            return subprocess.Popen([_dvc_executable(), '--wait-for-lock', 'repro', '--single-item', *(['--force'] if force else []), n],
+                                    cwd=root, stdout=f, stderr=subprocess.STDOUT, env=env)
+    bar = tqdm(total=len(nodes), unit='stage', desc=f'{len(nodes)} stages, {jobs} at a time')
+    def log(line):
+        bar.write(line)
+        if line.split(': ', 1)[1].startswith(('done', 'FAILED')): bar.update(1)
+    try: done = run_stage_graph(nodes, edges, start, jobs, TIMING_STAGES, critical_path_seconds(nodes, edges, stage_seconds(nodes, root / results_dir)), log=log)
+    finally: bar.close()
+    for n, (rc, _) in done.items():
+        if rc:
+            tail = (logs / f'{n}.log').read_text(errors='replace').splitlines()[-30:]
+            print(f"\nstage {n} failed (exit status {rc}); the end of {logs / f'{n}.log'}:\n" + '\n'.join(tail))
+    skipped = [n for n in nodes if n not in done]
+    if skipped: print(f"not run after the failure: {', '.join(skipped)}")
+    return done
 
 # %% ../nbs/91_pipeline.ipynb #2f001b46
 if __name__ == '__main__':

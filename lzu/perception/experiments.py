@@ -42,10 +42,10 @@ __all__ = ['DET_METHODS', 'PAPER_IMAGE_W', 'SEG_METHODS', 'PAPER_TABLE6', 'PAPER
            'saliency_grid_search', 'SegmentationExperiment', 'SegmentationData', 'segmentation_training_saliency',
            'build_segmenter', 'BestOnHoldout', 'train_segmenter', 'evaluate_segmenter', 'data_label', 'jsonable',
            'loss_curve', 'evenly_spaced', 'figure_detections', 'search_table', 'is_paper_setting', 'latency_table',
-           'latency_verdict', 'detection_method', 'detection_latency_ms', 'detection_table1', 'cross_scale_table',
-           'detection_table2', 'segmentation_rows', 'segmentation_table3', 'segmentation_table4', 'save_detections',
-           'load_detections', 'sequence_groups', 'scored_image_eval', 'detection_effect', 'detection_ap_interval',
-           'segmentation_effect']
+           'latency_verdict', 'detection_method', 'detection_latency_ms', 'x100', 'detection_table1',
+           'cross_scale_table', 'detection_table2', 'segmentation_rows', 'segmentation_table3', 'segmentation_table4',
+           'save_detections', 'load_detections', 'sequence_groups', 'scored_image_eval', 'detection_effect',
+           'detection_ap_interval', 'segmentation_effect']
 
 # %% ../../nbs/45_perception.experiments.ipynb #e6d3c274
 def _data_set_root(data_root, sub: str, marker: str, what: str) -> Path:
@@ -941,7 +941,10 @@ def detection_latency_ms(result: dict, # a det_train result
     m = result['experiment']['method']
     return l['forward ms'] + (0.0 if m == 'uniform' else l[f'{m} extra ms'])
 
-def _ap(v): return math.nan if v is None else 100 * v
+def x100(v, # a score in [0, 1], or None where the evaluation could not compute it
+        ) -> float:
+    "A score as the tables print it: x 100, and None -> nan."
+    return math.nan if v is None else 100 * float(v)
 
 def detection_table1(dets: dict, # {item: det_train result}
                      latency_rows: list, # `latency_table` rows
@@ -952,7 +955,7 @@ def detection_table1(dets: dict, # {item: det_train result}
     rows = []
     for r in sorted(dets.values(), key=lambda r: (r['experiment']['train_scale'], list(METHOD_NAMES).index(detection_method(r)))):
         s, m = r['experiment']['train_scale'], detection_method(r)
-        row = {'scale': f'{s:g}x', 'method': METHOD_NAMES[m], 'steps': r['experiment']['steps'], **{c: _ap(r['val'][c]) for c in AP_NAMES},
+        row = {'scale': f'{s:g}x', 'method': METHOD_NAMES[m], 'steps': r['experiment']['steps'], **{c: x100(r['val'][c]) for c in AP_NAMES},
                f'latency ms ({device.upper()})': detection_latency_ms(r, latency_rows)}
         row.update({f'paper {c}': v for c, v in zip((*AP_NAMES, 'latency ms (GPU)'), PAPER_TABLE1.get((s, m), (math.nan,) * 7))})
         rows.append(row)
@@ -970,7 +973,7 @@ def cross_scale_table(results: dict, # {item: a training result with 'experiment
         m, s = r['experiment']['method'], r['experiment'][scale_key]
         if m not in paper or not r['from_scales']: continue
         row = {'method': METHOD_NAMES[m], 'to': f'{s:g}x'}
-        row.update({f'from {f:g}x': _ap(r['from_scales'][f'{f:g}'][metric]) if f'{f:g}' in r['from_scales'] else math.nan for f in TABLE2_FROM})
+        row.update({f'from {f:g}x': x100(r['from_scales'][f'{f:g}'][metric]) if f'{f:g}' in r['from_scales'] else math.nan for f in TABLE2_FROM})
         row.update({f'paper from {f:g}x': v for f, v in zip(TABLE2_FROM, paper[m].get(s, (math.nan,) * 4))})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -1006,7 +1009,7 @@ def segmentation_table3(segs: dict, # {item: seg_train result}
     res = segmentation_rows(segs)
     present = [c for c in CITYSCAPES_CLASSES if any(r['val']['IoU'].get(c) is not None for r in res)]
     rows = [{'crop': r['experiment']['size'], 'method': METHOD_NAMES[r['experiment']['method']], 'source': 'ours', 'steps': r['experiment']['steps'],
-             'mIoU': 100 * r['val']['mIoU'], **{c: _ap(r['val']['IoU'].get(c)) for c in present}} for r in res]
+             'mIoU': 100 * r['val']['mIoU'], **{c: x100(r['val']['IoU'].get(c)) for c in present}} for r in res]
     rows += [{'crop': size, 'method': METHOD_NAMES[m], 'source': 'paper', 'steps': None, 'mIoU': v[0],
               **{c: v[1 + CITYSCAPES_CLASSES.index(c)] for c in present}} for (size, m), v in PAPER_TABLE3.items()]
     return pd.DataFrame(rows).astype({'steps': 'Int64'}), present

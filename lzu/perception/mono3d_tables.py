@@ -12,7 +12,7 @@ import torch
 from ..bench import time_interleaved
 from ..checks import check_int
 from .camera import BOX_EDGES, box_corners, project
-from .experiments import METHOD_NAMES, cross_scale_table
+from .experiments import METHOD_NAMES, cross_scale_table, x100
 from .mono3d import MONO3D_METHODS, Mono3DDetector
 from .mono3d_experiments import Mono3DExperiment, build_mono3d
 from ..zoom.grids import box_to_normalized, normalized_to_box
@@ -34,7 +34,6 @@ PAPER_TABLE2_3D = {  # method: {to: NDS x 100 from 0.25, 0.5, 0.75, 1}
     'fixed': {0.25: (22.5, 23.5, 23.4, 23.4), 0.5: (27.0, 29.2, 29.1, 29.3), 0.75: (29.0, 31.6, 31.6, 31.8), 1.0: (30.1, 32.5, 32.7, 32.6)}}
 TABLE5_COLUMNS = ('NDS', 'mAP', 'mATE', 'mASE', 'mAOE', 'mAVE', 'mAAE')
 
-def _x100(v): return math.nan if v is None else 100 * float(v)
 
 def mono3d_table5(results: dict, # {item: det3d_train result}
                   latency_ms: dict | None = None, # {item: measured ms} (None: no latency column)
@@ -44,7 +43,7 @@ def mono3d_table5(results: dict, # {item: det3d_train result}
     rows = []
     for item, r in sorted(results.items(), key=lambda kv: (kv[1]['experiment']['scale'], MONO3D_METHODS.index(kv[1]['experiment']['method']))):
         s, m = r['experiment']['scale'], r['experiment']['method']
-        ours = {'source': 'ours', 'scale': f'{s:g}x', 'method': METHOD_NAMES[m], **{c: _x100(r['val'][c]) for c in TABLE5_COLUMNS}}
+        ours = {'source': 'ours', 'scale': f'{s:g}x', 'method': METHOD_NAMES[m], **{c: x100(r['val'][c]) for c in TABLE5_COLUMNS}}
         if latency_ms is not None: ours['latency ms'] = latency_ms.get(item, math.nan)
         rows.append(ours)
         paper = PAPER_TABLE5.get((s, m))

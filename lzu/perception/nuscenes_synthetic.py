@@ -311,11 +311,14 @@ def generate_nuscenes(root, # output folder (created): v1.0-trainval/, samples/C
                       *,
                       density: float = 1.0, # scales the number of objects
                       jpeg_quality: int = 90, # JPEG quality of the images
-                      workers: int = 1, # processes rendering scenes in parallel (the bytes do not depend on it)
+                      workers: int = 1, # processes rendering scenes in parallel (the bytes do not depend on it); forked: call it from a fresh process (below)
                       progress: bool = True, # a tqdm progress bar
                       overwrite: bool = False, # replace an existing generated tree
                      ) -> Path:
-    "Render synthetic scenes and write them as a nuScenes v1.0 tree (tables, CAM_FRONT images, splits.json) plus a manifest; returns root."
+    """Render synthetic scenes and write them as a nuScenes v1.0 tree (tables, CAM_FRONT images, splits.json) plus a manifest; returns root.
+    With `workers > 1` the rendering processes are forked from the caller: safe from a fresh interpreter (the pipeline's
+    stage), but a long-lived process whose torch / OpenMP threads have already run (a notebook, a test session) can
+    leave the forked children waiting forever: generate from a fresh process there (`python -m lzu.pipeline synthetic_nuscenes`)."""
     if not isinstance(root, (str, os.PathLike)) or not str(root): raise ValueError(f"root must be a folder path, got {root!r}")
     root = Path(root)
     n_scenes = {'train': 4, 'val': 2} if n_scenes is None else dict(n_scenes)
