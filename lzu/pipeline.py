@@ -715,12 +715,12 @@ def stage_seconds(nodes: list, # stage names (`name` or `name@item`)
                   results_dir='results', # where the run records are
                   default: float = 60.0, # for a stage without a record
                  ) -> dict:
-    "Each stage's last wall time (`wall_s` of its run record), else `default`."
+    "Each stage's last wall time (`wall_seconds` of its run record, `write_run_record`), else `default`."
     out = {}
     for n in nodes:
         stage, _, item = n.partition('@')
         f = Path(results_dir) / RUN_RECORDS / (f'{stage}_{item}.json' if item else f'{stage}.json')
-        try: out[n] = float(json.loads(f.read_text())['wall_s'])
+        try: out[n] = float(json.loads(f.read_text())['wall_seconds'])
         except (OSError, ValueError, KeyError, TypeError): out[n] = float(default)
     return out
 
