@@ -99,7 +99,7 @@ SMOKE_REFERENCE = ROOT / "tests" / "smoke_reference.json"
 def test_smoke_run_reproduces_the_committed_reference(smoke_repo):
     """The smoke run repeats the committed reference: generated data byte for byte, every trained number within the
     tolerance measured between two processor classes (lzu.pipeline.CROSS_PROCESSOR_TOLERANCE, numerics pinned by
-    PINNED_NUMERICS; two threads; README "Reproducing the committed numbers"). A drift of the environment or the
+    PINNED_NUMERICS; one thread per stage, STAGE_THREADS; README "Reproducing the committed numbers"). A drift of the environment or the
     code fails here instead of silently moving the tables. After an intended change:
     `make repro PROFILE=smoke && python -m lzu.pipeline reference tests/smoke_reference.json --results runs/smoke/results`."""
     from lzu.pipeline import CROSS_PROCESSOR_TOLERANCE, format_reproduction_diff, reproducible_results, reproduction_diff
