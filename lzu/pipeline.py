@@ -25,7 +25,7 @@ __all__ = ['PINNED_NUMERICS', 'NOTEBOOK_STAGES', 'DATA_SETS', 'FOREACH', 'GENERA
            'UNREPEATABLE_FILES', 'UNREPEATABLE_KEY', 'ARGMAX_SCORES', 'CROSS_PROCESSOR_TOLERANCE', 'STAGE_THREADS',
            'TIMING_STAGES', 'load_params', 'stage_parameters', 'data_deps', 'check_data_deps', 'generated_readers',
            'git_revision', 'machine_description', 'package_versions', 'stage_outputs', 'peak_memory_mb',
-           'write_run_record', 'merge_profile', 'profile_params', 'prepare_profile', 'tree_manifest',
+           'run_record_path', 'write_run_record', 'merge_profile', 'profile_params', 'prepare_profile', 'tree_manifest',
            'ensure_generated', 'markdown_table', 'write_table', 'save_figure', 'current_results', 'collect_effects',
            'write_effects', 'reproducible_results', 'reproduction_diff', 'format_reproduction_diff', 'import_papermill',
            'stage_kernel', 'run_notebook', 'results_index', 'main', 'pin_stage_threads', 'parse_dag_dot', 'stage_graph',
@@ -213,6 +213,13 @@ def peak_memory_mb() -> dict:
     kb = lambda who: resource.getrusage(who).ru_maxrss   # KiB on Linux
     return {'stage_process': round(kb(resource.RUSAGE_SELF) / 1024, 1), 'largest_child': round(kb(resource.RUSAGE_CHILDREN) / 1024, 1)}
 
+def run_record_path(stage: str, # the stage
+                    item: str | None = None, # its item (foreach stages)
+                    results_dir: str | Path = 'results', # the results folder
+                   ) -> Path:
+    "Where a stage's run record goes: `<results_dir>/runs/<stage>[_<item>].json`."
+    return Path(results_dir) / RUN_RECORDS / (f'{stage}.json' if item is None else f'{stage}_{item}.json')
+
 def write_run_record(stage: str, # the stage that ran
                      item: str | None, # its item (foreach stages)
                      params: dict, # the parameters it ran with
@@ -228,7 +235,7 @@ def write_run_record(stage: str, # the stage that ran
               'outputs': stage_outputs(stage, item, params, root / 'dvc.yaml'),
               'finished_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), 'wall_seconds': None if seconds is None else round(seconds, 1),
               'peak_memory_mb': peak_memory}
-    return write_json(Path(results_dir) / RUN_RECORDS / (f'{stage}.json' if item is None else f'{stage}_{item}.json'), record)
+    return write_json(run_record_path(stage, item, results_dir), record)
 
 # %% ../nbs/91_pipeline.ipynb #efbb5216
 # named sets of models or configurations: a profile lists its own, replacing the default's whole
@@ -719,18 +726,21 @@ def stage_seconds(nodes: list, # stage names (`name` or `name@item`)
     out = {}
     for n in nodes:
         stage, _, item = n.partition('@')
-        f = Path(results_dir) / RUN_RECORDS / (f'{stage}_{item}.json' if item else f'{stage}.json')
-        try: out[n] = float(json.loads(f.read_text())['wall_seconds'])
+        try: out[n] = float(json.loads(run_record_path(stage, item or None, results_dir).read_text())['wall_seconds'])
         except (OSError, ValueError, KeyError, TypeError): out[n] = float(default)
     return out
+
+def _successors(nodes: list, edges: list) -> dict:
+    "stage -> the stages that read it directly."
+    after = {n: [] for n in nodes}
+    for a, b in edges: after[a].append(b)
+    return after
 
 def critical_path_seconds(nodes: list, edges: list, # the graph (`stage_graph`)
                           seconds: dict, # each stage's expected time
                          ) -> dict:
     "Each stage's time plus the longest chain of stages after it (which stage to start first)."
-    after = {n: [] for n in nodes}
-    for a, b in edges: after[a].append(b)
-    memo = {}
+    after, memo = _successors(nodes, edges), {}
     def longest(n):
         if n not in memo: memo[n] = seconds.get(n, 0.0) + max((longest(m) for m in after[n]), default=0.0)
         return memo[n]
@@ -740,8 +750,7 @@ def downstream(nodes: list, edges: list, # the graph
                start, # stages
               ) -> set:
     "`start` and every stage after them."
-    after = {n: [] for n in nodes}
-    for a, b in edges: after[a].append(b)
+    after = _successors(nodes, edges)
     seen, todo = set(), list(start)
     while todo:
         n = todo.pop()
