@@ -36,15 +36,14 @@ lock: $(STAMP)
 	  $(addprefix --constraint ,$(PIP_CONSTRAINTS)) $(LOCK_ARGS) --output-file requirements.lock setup.py \
 	  2> >(grep -vE "is neither a file nor a directory|License|license|^\s*$$|\*\*\*|^!!" >&2)
 
-# OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning (2-thread torch is many times slower
-# under contention otherwise); the training and benchmark stages also set it themselves, for plain `dvc repro`
 # Both first run the preflight (lzu.preflight): a profile that needs real data, weights or a GPU this machine lacks
 # stops with the whole list before any stage has run; the default passes silently.
 PREFLIGHT := $(CURDIR)/$(BIN)/python -m lzu.preflight
 # Independent stages run side by side (lzu.pipeline repro: `dvc repro --single-item` for each stage once the stages it
-# reads are done), JOBS at a time (default: the usable cores; 1 on a profile that needs a GPU). Every stage computes with one thread,
-# so the numbers do not depend on JOBS or on the machine's core count; plain `dvc repro` gives the same, one at a time.
-REPRO := OMP_WAIT_POLICY=PASSIVE PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/python -m lzu.pipeline repro $(if $(JOBS),--jobs $(JOBS))
+# reads are done), JOBS at a time (default: the usable cores; 1 on a profile that needs a GPU), each with its environment
+# (lzu.pipeline.stage_environment). Every stage that computes results does so with one thread, so the numbers do not
+# depend on JOBS or on the machine's core count; plain `dvc repro` gives the same, one at a time.
+REPRO := PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/python -m lzu.pipeline repro $(if $(JOBS),--jobs $(JOBS))
 repro: workspace
 	cd $(RUN) && $(PREFLIGHT) && $(REPRO)
 

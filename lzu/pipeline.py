@@ -23,12 +23,13 @@ for _k, _v in PINNED_NUMERICS.items(): os.environ.setdefault(_k, _v)
 __all__ = ['PINNED_NUMERICS', 'NOTEBOOK_STAGES', 'DATA_SETS', 'FOREACH', 'GENERATED', 'GENERATORS', 'RUN_RECORDS',
            'SOURCE_REVISION_FILE', 'RECORDED_PACKAGES', 'REPLACED_WHOLE', 'PROFILE_SKIP', 'EFFECT_SOURCES',
            'UNREPEATABLE_FILES', 'UNREPEATABLE_KEY', 'ARGMAX_SCORES', 'CROSS_PROCESSOR_TOLERANCE', 'STAGE_THREADS',
-           'TIMING_STAGES', 'load_params', 'stage_parameters', 'data_deps', 'check_data_deps', 'generated_readers',
-           'git_revision', 'machine_description', 'package_versions', 'stage_outputs', 'peak_memory_mb',
-           'run_record_path', 'write_run_record', 'merge_profile', 'profile_params', 'prepare_profile', 'tree_manifest',
-           'ensure_generated', 'markdown_table', 'write_table', 'save_figure', 'current_results', 'collect_effects',
-           'write_effects', 'reproducible_results', 'reproduction_diff', 'format_reproduction_diff', 'import_papermill',
-           'stage_kernel', 'run_notebook', 'results_index', 'main', 'pin_stage_threads', 'parse_dag_dot', 'stage_graph',
+           'TIMING_STAGES', 'STAGE_MALLOC_TUNABLES', 'load_params', 'stage_parameters', 'data_deps', 'check_data_deps',
+           'generated_readers', 'git_revision', 'machine_description', 'package_versions', 'stage_outputs',
+           'peak_memory_mb', 'run_record_path', 'write_run_record', 'merge_profile', 'profile_params',
+           'prepare_profile', 'tree_manifest', 'ensure_generated', 'markdown_table', 'write_table', 'save_figure',
+           'current_results', 'collect_effects', 'write_effects', 'reproducible_results', 'reproduction_diff',
+           'format_reproduction_diff', 'import_papermill', 'stage_kernel', 'run_notebook', 'results_index', 'main',
+           'usable_cores', 'stage_threads', 'pin_stage_threads', 'stage_environment', 'parse_dag_dot', 'stage_graph',
            'stage_seconds', 'critical_path_seconds', 'downstream', 'run_stage_graph', 'default_jobs', 'repro']
 
 # %% ../nbs/91_pipeline.ipynb #9c199d4b
@@ -604,7 +605,7 @@ def main(argv: list[str] | None = None):
     `profile NAME` (prepare a profile's workspace); `reference OUT.json` (write `reproducible_results` of --results);
     `compare REFERENCE CURRENT [--rtol R] [--atol A] [--across-processors]` (results folders or reference files; exit status 1
     if they differ; `--across-processors`: `CROSS_PROCESSOR_TOLERANCE`); `repro [--jobs N] [--force]` (`dvc repro` with
-    independent stages side by side: `repro`). A stage runs with `pin_stage_threads`."""
+    independent stages side by side: `repro`). A stage runs with `pin_stage_threads(stage_threads(stage))`."""
     ap = argparse.ArgumentParser(prog='python -m lzu.pipeline', description=main.__doc__)
     ap.add_argument('stage', choices=sorted([*NOTEBOOK_STAGES, *GENERATED, 'bench_zoom', 'bench_cobi', 'results_index', 'effects',
                                              'profile', 'reference', 'compare', 'repro']))
@@ -640,7 +641,7 @@ def main(argv: list[str] | None = None):
         return write_text(Path(a.results, 'README.md'), results_index(params=a.params))
     params = load_params(a.params)
     check_data_deps(params)
-    pin_stage_threads()
+    pin_stage_threads(stage_threads(a.stage))
     t0 = time.time()
     _run_stage(a, params)
     write_run_record(a.stage, a.item, params, a.results, time.time() - t0, peak_memory=peak_memory_mb())
@@ -685,10 +686,26 @@ import subprocess
 
 from .checks import check_int
 
-# torch threads of every stage (see above); LZU_STAGE_THREADS overrides it, and then the numbers are those of that count
+# torch threads of every stage that computes results (see above); LZU_STAGE_THREADS overrides it, and then the numbers
+# are those of that count
 STAGE_THREADS = 1
-# stages that measure time: nothing runs beside them
+# stages that measure time: nothing runs beside them, and they time with every usable core (their numbers are timings,
+# which depend on the machine anyway; each table states its thread count)
 TIMING_STAGES = ('bench_zoom', 'bench_cobi', 'det_latency')
+# glibc's allocator in the stages that compute results (`repro` sets it): blocks up to 1 GiB come from the heap, and
+# freed memory stays with the process instead of going back to the kernel (see below)
+STAGE_MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824'
+
+def usable_cores() -> int:
+    "The cores this process may run on (its CPU affinity; the machine's count where the platform has none)."
+    try: return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError: return max(1, os.cpu_count() or 1)
+
+def stage_threads(stage: str, # a stage (`name` or `name@item`)
+                 ) -> int:
+    "The threads a stage computes with: every usable core for a timing stage (nothing runs beside it), else `STAGE_THREADS`; `LZU_STAGE_THREADS` overrides both."
+    if 'LZU_STAGE_THREADS' in os.environ: return check_int('LZU_STAGE_THREADS', int(os.environ['LZU_STAGE_THREADS']), lo=1)
+    return usable_cores() if stage.partition('@')[0] in TIMING_STAGES else STAGE_THREADS
 
 def pin_stage_threads(threads: int | None = None, # threads (None: LZU_STAGE_THREADS, else STAGE_THREADS)
                      ) -> int:
@@ -697,6 +714,15 @@ def pin_stage_threads(threads: int | None = None, # threads (None: LZU_STAGE_THR
     for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[k] = str(n)
     if 'torch' in sys.modules: sys.modules['torch'].set_num_threads(n)
     return n
+
+def stage_environment(stage: str, # a stage (`name` or `name@item`)
+                      base: dict | None = None, # the environment to start from (None: this process's)
+                     ) -> dict:
+    "The environment `repro` starts a stage with: idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE), this interpreter's folder first on PATH, and for a stage that computes results (not a timing stage) `STAGE_MALLOC_TUNABLES`, unless GLIBC_TUNABLES is already set."
+    env = dict(os.environ if base is None else base)
+    env.update(OMP_WAIT_POLICY='PASSIVE', PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    if stage.partition('@')[0] not in TIMING_STAGES: env.setdefault('GLIBC_TUNABLES', STAGE_MALLOC_TUNABLES)
+    return env
 
 def _dvc_executable() -> str:
     "The `dvc` of this interpreter's environment, else the one on PATH."
@@ -798,9 +824,7 @@ def run_stage_graph(nodes: list, edges: list, # the stages to run and their orde
 def default_jobs(params: dict, # the profile's parameters
                 ) -> int:
     "Stages at once when not told: one on a profile that needs a GPU (its stages would share it), else the usable cores."
-    if params.get('gpu_required'): return 1
-    try: return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError: return max(1, os.cpu_count() or 1)
+    return 1 if params.get('gpu_required') else usable_cores()
 
 def repro(root='.', # the DVC repository (a profile's workspace)
           jobs: int | None = None, # stages at once (None: `default_jobs`)
@@ -822,11 +846,10 @@ def repro(root='.', # the DVC repository (a profile's workspace)
     if not nodes:
         print('every stage is up to date'); return {}
     logs = root / log_dir; logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, 'OMP_WAIT_POLICY': 'PASSIVE', 'PATH': f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     def start(n):
         with open(logs / f'{n}.log', 'w') as f:   # the child keeps its own copy of the file
             return subprocess.Popen([_dvc_executable(), '--wait-for-lock', 'repro', '--single-item', *(['--force'] if force else []), n],
-                                    cwd=root, stdout=f, stderr=subprocess.STDOUT, env=env)
+                                    cwd=root, stdout=f, stderr=subprocess.STDOUT, env=stage_environment(n))
     bar = tqdm(total=len(nodes), unit='stage', desc=f'{len(nodes)} stages, {jobs} at a time')
     def log(line):
         bar.write(line)
