@@ -30,7 +30,8 @@ __all__ = ['PINNED_NUMERICS', 'NOTEBOOK_STAGES', 'DATA_SETS', 'FOREACH', 'GENERA
            'current_results', 'collect_effects', 'write_effects', 'reproducible_results', 'reproduction_diff',
            'format_reproduction_diff', 'import_papermill', 'stage_kernel', 'run_notebook', 'results_index', 'main',
            'usable_cores', 'stage_threads', 'pin_stage_threads', 'stage_environment', 'parse_dag_dot', 'stage_graph',
-           'stage_seconds', 'critical_path_seconds', 'downstream', 'run_stage_graph', 'default_jobs', 'repro']
+           'stage_seconds', 'stage_memory_mb', 'available_memory_mb', 'critical_path_seconds', 'downstream',
+           'run_stage_graph', 'default_jobs', 'repro']
 
 # %% ../nbs/91_pipeline.ipynb #9c199d4b
 # stage -> (its papermill notebook, the data sets it reads: keys of DATA_SETS)
@@ -744,17 +745,40 @@ def stage_graph(root='.', # the DVC repository (a profile's workspace)
     if r.returncode: raise RuntimeError(f"`dvc dag --dot` failed in {root}: {r.stderr.strip() or r.stdout.strip()}")
     return parse_dag_dot(r.stdout)
 
+def _from_last_runs(nodes: list, # stage names (`name` or `name@item`)
+                    results_dir, # where the run records are
+                    value, # run record -> a number
+                    default: float, # for a stage without a record, or without the number in it
+                   ) -> dict:
+    "stage -> `value` of its last run record (`write_run_record`), else `default`."
+    out = {}
+    for n in nodes:
+        stage, _, item = n.partition('@')
+        try: out[n] = float(value(json.loads(run_record_path(stage, item or None, results_dir).read_text())))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError): out[n] = float(default)
+    return out
+
 def stage_seconds(nodes: list, # stage names (`name` or `name@item`)
                   results_dir='results', # where the run records are
                   default: float = 60.0, # for a stage without a record
                  ) -> dict:
-    "Each stage's last wall time (`wall_seconds` of its run record, `write_run_record`), else `default`."
-    out = {}
-    for n in nodes:
-        stage, _, item = n.partition('@')
-        try: out[n] = float(json.loads(run_record_path(stage, item or None, results_dir).read_text())['wall_seconds'])
-        except (OSError, ValueError, KeyError, TypeError): out[n] = float(default)
-    return out
+    "Each stage's last wall time (`wall_seconds` of its run record), else `default`."
+    return _from_last_runs(nodes, results_dir, lambda r: r['wall_seconds'], default)
+
+def stage_memory_mb(nodes: list, # stage names (`name` or `name@item`)
+                    results_dir='results', # where the run records are
+                    default: float = 0.0, # for a stage without a record
+                   ) -> dict:
+    "Each stage's last peak memory in MB (its run record's `peak_memory_mb`: the stage process plus its largest child, the notebook kernel), else `default`."
+    return _from_last_runs(nodes, results_dir, lambda r: sum(r['peak_memory_mb'].values()), default)
+
+def available_memory_mb() -> float | None:
+    "Memory that can be used without swapping, MB (`MemAvailable` of /proc/meminfo); None where the platform does not say."
+    try:
+        for line in Path('/proc/meminfo').read_text().splitlines():
+            if line.startswith('MemAvailable:'): return int(line.split()[1]) / 1024
+    except OSError: pass
+    return None
 
 def _successors(nodes: list, edges: list) -> dict:
     "stage -> the stages that read it directly."
@@ -791,17 +815,21 @@ def run_stage_graph(nodes: list, edges: list, # the stages to run and their orde
                     priority: dict | None = None, # higher first among the ready stages (e.g. `critical_path_seconds`)
                     poll_s: float = 0.2, # seconds between looks
                     log=print, # reports each start and end
+                    memory: dict | None = None, # each stage's expected peak memory, MB (e.g. `stage_memory_mb`; missing: 0)
+                    memory_limit: float | None = None, # MB the stages running at once may use together (None: no limit)
                    ) -> dict:
     """Run each stage once every stage before it has succeeded, `jobs` at a time, the highest `priority` first; a stage of
-    `alone` starts when nothing runs, and nothing starts beside it. After a failure no stage starts and the running ones finish.
-    Returns stage -> (exit status, seconds) of the stages that ran."""
+    `alone` starts when nothing runs, and nothing starts beside it. A stage starts beside others only if their `memory`
+    and its own fit in `memory_limit` (a smaller ready stage may start first); with nothing running it always starts.
+    After a failure no stage starts and the running ones finish. Returns stage -> (exit status, seconds) of the stages that ran."""
     jobs = check_int('jobs', jobs, lo=1)
     known = set(nodes)
     bad = [e for e in edges if e[0] not in known or e[1] not in known]
     if bad: raise ValueError(f"edges name stages that nodes lacks: {bad[0][0]!r} -> {bad[0][1]!r}")
     before = {n: set() for n in nodes}
     for a, b in edges: before[b].add(a)
-    prio = priority or {}
+    prio, mem = priority or {}, memory or {}
+    fits = lambda n: memory_limit is None or sum(mem.get(r, 0.0) for r in running) + mem.get(n, 0.0) <= memory_limit
     waiting, running, done, failed = list(nodes), {}, {}, False
     while running or (waiting and not failed):
         for n, (h, t0) in list(running.items()):
@@ -815,6 +843,7 @@ def run_stage_graph(nodes: list, edges: list, # the stages to run and their orde
             for n in ready:
                 if len(running) >= jobs or any(r in alone for r in running): break
                 if n in alone and running: break   # wait until the machine is free for it
+                if running and not fits(n): continue   # not enough memory beside the running stages: a smaller one may fit
                 waiting.remove(n); running[n] = (start(n), time.time()); started = True
                 log(f"{n}: started" + (' (alone)' if n in alone else f" ({len(running)} running)"))
         if not started and running: time.sleep(poll_s)
@@ -854,7 +883,8 @@ def repro(root='.', # the DVC repository (a profile's workspace)
     def log(line):
         bar.write(line)
         if line.split(': ', 1)[1].startswith(('done', 'FAILED')): bar.update(1)
-    try: done = run_stage_graph(nodes, edges, start, jobs, TIMING_STAGES, critical_path_seconds(nodes, edges, stage_seconds(nodes, root / results_dir)), log=log)
+    try: done = run_stage_graph(nodes, edges, start, jobs, TIMING_STAGES, critical_path_seconds(nodes, edges, stage_seconds(nodes, root / results_dir)), log=log,
+                                memory=stage_memory_mb(nodes, root / results_dir), memory_limit=available_memory_mb())
     finally: bar.close()
     for n, (rc, _) in done.items():
         if rc:
