@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import math
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -198,8 +199,10 @@ class NuScenesMono(Dataset):
                  cameras: tuple = ('CAM_FRONT',), # any of `NUSCENES_CAMERAS`
                  near: float = 0.1, # boxes whose centre is nearer (depth, m) are dropped
                  nusc: NuScenes | None = None, # an already loaded `load_nuscenes(root, version)` (shared between splits)
+                 memory_cache: int = 0, # items kept decoded in memory (the uint8 image, 1600 x 900: 4.3 MB, and the annotations); 0: none
                 ):
         self.root, self.version, self.split, self.cameras = Path(root), version, split, tuple(cameras)
+        self.memory_cache, self._mem = check_int('memory_cache', memory_cache, lo=0), OrderedDict()
         bad = [c for c in self.cameras if c not in NUSCENES_CAMERAS]
         if not self.cameras or bad: raise ValueError(f"cameras must be a non-empty subset of {NUSCENES_CAMERAS}, got {cameras!r}")
         self.near = check_number('near', near, lo=0, lo_open=True)
@@ -251,11 +254,17 @@ class NuScenesMono(Dataset):
                     attributes=torch.tensor(attrs, dtype=torch.long), tokens=tokens, sample_token=sample_token, camera=cam, image_hw=hw)
 
     def __getitem__(self, i: int) -> dict:
-        "Item `i`: `annotations(i)` plus the image (3, H, W) float in [0, 1]."
-        out = self.annotations(i)
-        img = read_rgb(self.root / self.nusc.get('sample_data', self.items[i][2])['filename'], 'nuScenes image')
-        if img.shape[:2] != out['image_hw']: raise DatasetFormatError(f"image of item {i} is {img.shape[1]}x{img.shape[0]}, its sample_data says {out['image_hw'][1]}x{out['image_hw'][0]}")
-        return dict(image=to_tensor(img), **out)
+        "Item `i`: `annotations(i)` plus the image (3, H, W) float in [0, 1]; from memory when cached (every tensor a fresh copy)."
+        if i in self._mem: self._mem.move_to_end(i); img, out = self._mem[i]
+        else:
+            out = self.annotations(i)
+            img = read_rgb(self.root / self.nusc.get('sample_data', self.items[i][2])['filename'], 'nuScenes image')
+            if img.shape[:2] != out['image_hw']: raise DatasetFormatError(f"image of item {i} is {img.shape[1]}x{img.shape[0]}, its sample_data says {out['image_hw'][1]}x{out['image_hw'][0]}")
+            if self.memory_cache:
+                self._mem[i] = (img, out)
+                while len(self._mem) > self.memory_cache: self._mem.popitem(last=False)   # the least recently used
+        fresh = {k: v.clone() if isinstance(v, torch.Tensor) else list(v) if isinstance(v, list) else v for k, v in out.items()}
+        return dict(image=to_tensor(img), **fresh)
 
 # %% ../../nbs/47_perception.nuscenes.ipynb #f86de61e
 def nuscenes_records(data: NuScenesMono, # the data set the item comes from
