@@ -29,9 +29,9 @@ __all__ = ['PINNED_NUMERICS', 'NOTEBOOK_STAGES', 'DATA_SETS', 'FOREACH', 'GENERA
            'prepare_profile', 'tree_manifest', 'ensure_generated', 'markdown_table', 'write_table', 'save_figure',
            'current_results', 'collect_effects', 'write_effects', 'reproducible_results', 'reproduction_diff',
            'format_reproduction_diff', 'import_papermill', 'stage_kernel', 'run_notebook', 'results_index', 'main',
-           'usable_cores', 'stage_threads', 'pin_stage_threads', 'stage_environment', 'parse_dag_dot', 'stage_graph',
-           'stage_seconds', 'stage_memory_mb', 'available_memory_mb', 'critical_path_seconds', 'downstream',
-           'run_stage_graph', 'default_jobs', 'repro']
+           'usable_cores', 'is_timing_stage', 'stage_threads', 'pin_stage_threads', 'stage_environment',
+           'parse_dag_dot', 'stage_graph', 'stage_seconds', 'stage_memory_mb', 'available_memory_mb',
+           'critical_path_seconds', 'downstream', 'run_stage_graph', 'default_jobs', 'repro']
 
 # %% ../nbs/91_pipeline.ipynb #9c199d4b
 # stage -> (its papermill notebook, the data sets it reads: keys of DATA_SETS)
@@ -702,16 +702,27 @@ def usable_cores() -> int:
     try: return max(1, len(os.sched_getaffinity(0)))
     except AttributeError: return max(1, os.cpu_count() or 1)
 
+def is_timing_stage(stage: str, # a stage (`name` or `name@item`)
+                   ) -> bool:
+    "Whether the stage measures time (`TIMING_STAGES`)."
+    return stage.partition('@')[0] in TIMING_STAGES
+
+def _threads_override() -> int | None:
+    "The thread count LZU_STAGE_THREADS asks for, if it is set."
+    return check_int('LZU_STAGE_THREADS', int(os.environ['LZU_STAGE_THREADS']), lo=1) if 'LZU_STAGE_THREADS' in os.environ else None
+
 def stage_threads(stage: str, # a stage (`name` or `name@item`)
                  ) -> int:
     "The threads a stage computes with: every usable core for a timing stage (nothing runs beside it), else `STAGE_THREADS`; `LZU_STAGE_THREADS` overrides both."
-    if 'LZU_STAGE_THREADS' in os.environ: return check_int('LZU_STAGE_THREADS', int(os.environ['LZU_STAGE_THREADS']), lo=1)
-    return usable_cores() if stage.partition('@')[0] in TIMING_STAGES else STAGE_THREADS
+    override = _threads_override()
+    if override is not None: return override
+    return usable_cores() if is_timing_stage(stage) else STAGE_THREADS
 
 def pin_stage_threads(threads: int | None = None, # threads (None: LZU_STAGE_THREADS, else STAGE_THREADS)
                      ) -> int:
     "Hold this process and the processes it starts (a stage's notebook kernel) to `threads` torch / OpenMP / MKL threads; returns the count."
-    n = check_int('threads', int(os.environ.get('LZU_STAGE_THREADS', STAGE_THREADS)) if threads is None else threads, lo=1)
+    if threads is None: threads = _threads_override() or STAGE_THREADS
+    n = check_int('threads', threads, lo=1)
     for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[k] = str(n)
     if 'torch' in sys.modules: sys.modules['torch'].set_num_threads(n)
     return n
@@ -722,7 +733,7 @@ def stage_environment(stage: str, # a stage (`name` or `name@item`)
     "The environment `repro` starts a stage with: idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE), this interpreter's folder first on PATH, and for a stage that computes results (not a timing stage) `STAGE_MALLOC_TUNABLES`, unless GLIBC_TUNABLES is already set."
     env = dict(os.environ if base is None else base)
     env.update(OMP_WAIT_POLICY='PASSIVE', PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
-    if stage.partition('@')[0] not in TIMING_STAGES: env.setdefault('GLIBC_TUNABLES', STAGE_MALLOC_TUNABLES)
+    if not is_timing_stage(stage): env.setdefault('GLIBC_TUNABLES', STAGE_MALLOC_TUNABLES)
     return env
 
 def _dvc_executable() -> str:

@@ -263,8 +263,9 @@ class NuScenesMono(Dataset):
             if self.memory_cache:
                 self._mem[i] = (img, out)
                 while len(self._mem) > self.memory_cache: self._mem.popitem(last=False)   # the least recently used
-        fresh = {k: v.clone() if isinstance(v, torch.Tensor) else list(v) if isinstance(v, list) else v for k, v in out.items()}
-        return dict(image=to_tensor(img), **fresh)
+        if self.memory_cache:   # the caller may change what it gets: never the cached copy
+            out = {k: v.clone() if isinstance(v, torch.Tensor) else list(v) if isinstance(v, list) else v for k, v in out.items()}
+        return dict(image=to_tensor(img), **out)
 
 # %% ../../nbs/47_perception.nuscenes.ipynb #f86de61e
 def nuscenes_records(data: NuScenesMono, # the data set the item comes from
