@@ -13,7 +13,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['atomic_save', 'atomic_write', 'write_text', 'write_json', 'save_torch', 'sha256_file', 'weights_match_name',
-           'weights_file_label']
+           'weights_file_label', 'MemoryCache']
 
 # %% ../nbs/01_files.ipynb #4444a70c
 def _tmp_path(path: Path) -> Path:
@@ -106,3 +106,27 @@ def weights_file_label(path: str | Path, # a weights file the pipeline loads
     ok = weights_match_name(path)
     if ok is False: return f"STAND-IN weights {path} (its sha256 does not match its name: not the published file)"
     return str(path)
+
+# %% ../nbs/01_files.ipynb #cae5d240
+from collections import OrderedDict
+
+from .checks import check_int
+
+class MemoryCache:
+    "The values of the `capacity` keys used most recently (least recently used out); capacity 0 keeps nothing."
+    def __init__(self, capacity: int): # how many values it keeps
+        self.capacity, self._values = check_int('capacity', capacity, lo=0), OrderedDict()
+    def __len__(self): return len(self._values)
+    def keys(self) -> list: return list(self._values)   # least recently used first
+
+    def get(self, key, # what identifies the value
+            load, # a function of no argument that makes the value when it is not kept
+           ):
+        "The value kept for `key`, or `load()`'s (then kept, and the least recently used dropped beyond `capacity`)."
+        if key in self._values:
+            self._values.move_to_end(key); return self._values[key]
+        value = load()
+        if self.capacity:
+            self._values[key] = value
+            while len(self._values) > self.capacity: self._values.popitem(last=False)
+        return value

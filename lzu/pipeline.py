@@ -46,6 +46,7 @@ NOTEBOOK_STAGES = {'zoom_geometry': ('nbs/experiments/zoom_geometry.ipynb', ()),
                    'seg_train': ('nbs/experiments/seg_train.ipynb', ('cityscapes',)),
                    'perception_tables': ('nbs/experiments/perception_tables.ipynb', ('argoverse_hd', 'cityscapes')),
                    'det3d_train': ('nbs/experiments/det3d_train.ipynb', ('nuscenes',)),
+                   'det3d_latency': ('nbs/experiments/det3d_latency.ipynb', ('nuscenes',)),
                    'det3d_tables': ('nbs/experiments/det3d_tables.ipynb', ('nuscenes',))}
 # data set -> (its name, the generated dataset that stands in for it, the stages' parameter saying where it is, its folder
 # under a real data root: '' for the root itself)
@@ -445,7 +446,7 @@ import math
 import re
 
 # what no rerun repeats: the benchmark files whole, and timings or machine readings anywhere else
-UNREPEATABLE_FILES = ('metrics/bench_zoom.json', 'metrics/bench_cobi.json', 'metrics/lzu_latency.json')
+UNREPEATABLE_FILES = ('metrics/bench_zoom.json', 'metrics/bench_cobi.json', 'metrics/lzu_latency.json', 'metrics/lzu_3d_latency.json')
 UNREPEATABLE_KEY = re.compile(r'seconds|runtime|latency|load_avg|duration|(^|[^a-z])ms([^a-z]|$)|_s($|\[)', re.I)
 
 def _numbers(obj, path: str = ''):
@@ -692,7 +693,7 @@ from .checks import check_int
 STAGE_THREADS = 1
 # stages that measure time: nothing runs beside them, and they time with every usable core (their numbers are timings,
 # which depend on the machine anyway; each table states its thread count)
-TIMING_STAGES = ('bench_zoom', 'bench_cobi', 'det_latency')
+TIMING_STAGES = ('bench_zoom', 'bench_cobi', 'det_latency', 'det3d_latency')
 # glibc's allocator in the stages that compute results (`repro` sets it): blocks up to 1 GiB come from the heap, and
 # freed memory stays with the process instead of going back to the kernel (see below)
 STAGE_MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824'

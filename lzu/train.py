@@ -33,9 +33,9 @@ from .files import atomic_save, save_torch
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'RESUME_MAY_DIFFER', 'NORM_LAYERS', 'seed_everything', 'lzu_modules', 'code_version',
            'device_for', 'dist_env', 'cleanup_distributed', 'init_distributed', 'TrainConfig', 'seed_worker',
-           'make_loader', 'latest_checkpoint', 'save_checkpoint', 'prune_checkpoints', 'remove_stale_temporaries',
-           'load_checkpoint', 'rng_state', 'set_rng_state', 'check_state_dict', 'check_run_config',
-           'run_checkpoint_dir', 'lr_factor', 'make_optimizer', 'param_groups', 'train']
+           'seeded_loader', 'make_loader', 'latest_checkpoint', 'save_checkpoint', 'prune_checkpoints',
+           'remove_stale_temporaries', 'load_checkpoint', 'rng_state', 'set_rng_state', 'check_state_dict',
+           'check_run_config', 'run_checkpoint_dir', 'lr_factor', 'make_optimizer', 'param_groups', 'train']
 
 # %% ../nbs/90_train.ipynb #7170730c
 def seed_everything(seed: int, # the seed for python's `random`, numpy and torch (CPU and all GPUs)
@@ -185,22 +185,36 @@ def seed_worker(worker_id: int, # the DataLoader worker's index (unused: torch a
     s = torch.initial_seed() % 2**32
     np.random.seed(s); random.seed(s)
 
+def seeded_loader(data: Dataset, # the samples
+                  batch_size: int, # samples per batch (per process)
+                  seed: int = 0, # seeds the order (the loop re-seeds it every epoch: `_start_epoch`)
+                  *, shuffle: bool = True, # shuffle every epoch
+                  drop_last: bool = True, # drop each epoch's incomplete last batch
+                  num_workers: int = 0, # DataLoader worker processes
+                  collate_fn=None, # how samples become a batch (None: torch's `default_collate`)
+                  rank: int | None = None, world_size: int | None = None, # this process's place (None: `dist_env()`)
+                 ) -> DataLoader:
+    "A seeded DataLoader over a `DistributedSampler` (one replica when not distributed): the one every training run uses."
+    if rank is None or world_size is None: rank, world_size, _ = dist_env()
+    g = torch.Generator(); g.manual_seed(seed)
+    sampler = None if isinstance(data, IterableDataset) else DistributedSampler(
+        data, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed, drop_last=False)
+    return DataLoader(data, batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=collate_fn,
+                      drop_last=drop_last, generator=g, worker_init_fn=seed_worker,
+                      pin_memory=torch.cuda.is_available(), persistent_workers=False)
+
 def make_loader(data: Dataset | DataLoader, # a dataset, or a ready DataLoader (used as is)
                 config: TrainConfig, # batch size, workers, shuffling, seed
                 rank: int = 0, # this process's rank
                 world_size: int = 1, # the number of processes
                ) -> DataLoader:
-    "A seeded DataLoader over a `DistributedSampler` (one replica when not distributed) for `data`."
+    "`train`'s loader: `data` as is when it is a DataLoader, else `seeded_loader` with the config's batch size, seed, shuffling and workers."
     if isinstance(data, DataLoader):
         if world_size > 1 and not isinstance(data.sampler, DistributedSampler) and not isinstance(data.dataset, IterableDataset):
             warnings.warn("a DataLoader without a DistributedSampler under DDP: every rank sees the same data")
         return data
-    g = torch.Generator(); g.manual_seed(config.seed)
-    sampler = None if isinstance(data, IterableDataset) else DistributedSampler(
-        data, num_replicas=world_size, rank=rank, shuffle=config.shuffle, seed=config.seed, drop_last=False)
-    return DataLoader(data, batch_size=config.batch_size, sampler=sampler, num_workers=config.num_workers,
-                      drop_last=config.drop_last, generator=g, worker_init_fn=seed_worker,
-                      pin_memory=torch.cuda.is_available(), persistent_workers=False)
+    return seeded_loader(data, config.batch_size, config.seed, shuffle=config.shuffle, drop_last=config.drop_last,
+                         num_workers=config.num_workers, rank=rank, world_size=world_size)
 
 def _start_epoch(loader: DataLoader, epoch: int, seed: int, rank: int):
     "Re-seed `loader` for `epoch` and tell its sampler and dataset which epoch it is."

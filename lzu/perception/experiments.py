@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 from torchvision.models.detection import RetinaNet
 
 from ..checks import check_choice, check_hw, check_int, check_number
@@ -30,7 +30,7 @@ from ..zoom.wrapper import LZU
 from ..zoom.saliency import dataset_saliency, jitter_boxes
 from .segmentation import (LZUSegmenter, photometric_distortion, center_square_crop, evaluate_segmentation, iou_from_confusion, pspnet_fpn, resize_labels,
                                          segmentation_flops, segmentation_saliency, segmentation_step)
-from ..train import OPTIMIZERS, SCHEDULES, TrainConfig, check_state_dict, code_version, dist_env, run_checkpoint_dir, seed_everything, seed_worker, train
+from ..train import OPTIMIZERS, SCHEDULES, TrainConfig, check_state_dict, code_version, run_checkpoint_dir, seed_everything, seeded_loader, train
 
 # %% auto #0
 __all__ = ['DET_METHODS', 'PAPER_IMAGE_W', 'SEG_METHODS', 'PAPER_TABLE6', 'PAPER_LATENCY_MS', 'METHOD_NAMES', 'PAPER_TABLE1',
@@ -264,12 +264,8 @@ def detection_loader(data: Dataset, # e.g. a `DetectionTrainData`
                      shuffle: bool = True, # shuffle every epoch
                      drop_last: bool = True, # drop each epoch's incomplete last batch
                     ) -> DataLoader:
-    "The shared loop's seeded, DDP-aware loader (as `lzu.train.make_loader`) with `detection_collate`."
-    rank, world, _ = dist_env()
-    g = torch.Generator(); g.manual_seed(int(seed))
-    sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=shuffle, seed=int(seed), drop_last=False)
-    return DataLoader(data, batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=detection_collate,
-                      drop_last=drop_last, generator=g, worker_init_fn=seed_worker, pin_memory=torch.cuda.is_available())
+    "The shared loop's seeded, DDP-aware loader (`lzu.train.seeded_loader`) with `detection_collate`."
+    return seeded_loader(data, batch_size, int(seed), shuffle=shuffle, drop_last=drop_last, num_workers=num_workers, collate_fn=detection_collate)
 
 # %% ../../nbs/45_perception.experiments.ipynb #0b3542c5
 class DetectionCropData(Dataset):

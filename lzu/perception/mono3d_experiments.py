@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import Dataset
 
 from ..checks import check_choice, check_int, check_number
 from .camera import resize_intrinsics, wrap_angle
@@ -23,7 +23,7 @@ from .experiments import init_sha256
 from .nuscenes import NuScenesMono, evaluate_nuscenes, nuscenes_records
 from .nuscenes_synthetic import MANIFEST_NAME
 from ..zoom.grids import resample, uniform_grid
-from ..train import TrainConfig, code_version, dist_env, seed_worker, train
+from ..train import TrainConfig, code_version, seeded_loader, train
 
 # %% auto #0
 __all__ = ['flip_item', 'Mono3DTrainData', 'mono3d_collate', 'Mono3DExperiment', 'mono3d_data_signature', 'load_fpn_weights',
@@ -50,14 +50,16 @@ class Mono3DTrainData(Dataset):
     def __len__(self): return len(self.data)
     def set_epoch(self, epoch: int): self.epoch = int(epoch)
     def __getitem__(self, i: int):
-        item = self.data[i]
+        item = self.data.item(i, uint8=True)   # uint8 until the batch: `mono3d_collate` converts it at once
         if self.hflip and np.random.default_rng([self.seed, self.epoch, i]).random() < 0.5: item = flip_item(item)
         target = {k: item[k] for k in ('boxes', 'labels', 'velocity', 'attributes')}
         return item['image'], item['K'], target
 
 def mono3d_collate(batch: list) -> tuple:
-    "Stack images and intrinsics; keep the targets as a list."
-    return torch.stack([b[0] for b in batch]), torch.stack([b[1] for b in batch]).float(), [b[2] for b in batch]
+    "Stack images (uint8 ones become float in [0, 1], as `to_tensor` makes them) and intrinsics; keep the targets as a list."
+    images = torch.stack([b[0] for b in batch])
+    if images.dtype == torch.uint8: images = images.float().div_(255)
+    return images, torch.stack([b[1] for b in batch]).float(), [b[2] for b in batch]
 
 @dataclass
 class Mono3DExperiment:
@@ -149,11 +151,7 @@ def train_mono3d(exp: Mono3DExperiment, # the settings
     "Train the experiment's detector on `data`; returns it and the loop's history."
     saliency = footprint_saliency(data, exp.grid_hw, exp.amplitude, exp.bandwidth) if exp.method == 'fixed' else None
     det = build_mono3d(exp, data.annotations(0)['image_hw'], saliency)
-    rank, world, _ = dist_env()
-    train_data = Mono3DTrainData(data, exp.hflip, exp.seed)
-    g = torch.Generator(); g.manual_seed(exp.seed)
-    loader = DataLoader(train_data, batch_size=exp.batch_size, sampler=DistributedSampler(train_data, world, rank, shuffle=True, seed=exp.seed),
-                        collate_fn=mono3d_collate, drop_last=True, generator=g, worker_init_fn=seed_worker, num_workers=num_workers)
+    loader = seeded_loader(Mono3DTrainData(data, exp.hflip, exp.seed), exp.batch_size, exp.seed, num_workers=num_workers, collate_fn=mono3d_collate)
     cfg = TrainConfig(steps=exp.steps, batch_size=exp.batch_size, lr=exp.lr, optimizer=exp.optimizer, schedule=exp.schedule,
                       warmup_steps=exp.warmup_steps, weight_decay=exp.weight_decay, bias_lr_mult=exp.bias_lr_mult, bias_decay_mult=exp.bias_decay_mult, grad_clip=exp.grad_clip, lr_milestones=exp.lr_milestones,
                       lr_decay=0.1 if exp.schedule == 'step' else 1.0, seed=exp.seed, checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),

@@ -9,7 +9,6 @@ import contextlib
 import io
 import json
 import math
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from nuscenes.utils.splits import get_scenes_of_split
 from pyquaternion import Quaternion
 
 from ..checks import check_int, check_number
-from ..files import write_json
+from ..files import MemoryCache, write_json
 from .camera import check_boxes3d, check_intrinsics
 from .datasets import _load_json, read_rgb, to_tensor
 from .formats import DatasetFormatError
@@ -202,7 +201,7 @@ class NuScenesMono(Dataset):
                  memory_cache: int = 0, # items kept decoded in memory (the uint8 image, 1600 x 900: 4.3 MB, and the annotations); 0: none
                 ):
         self.root, self.version, self.split, self.cameras = Path(root), version, split, tuple(cameras)
-        self.memory_cache, self._mem = check_int('memory_cache', memory_cache, lo=0), OrderedDict()
+        self.memory_cache = check_int('memory_cache', memory_cache, lo=0); self._mem = MemoryCache(self.memory_cache)
         bad = [c for c in self.cameras if c not in NUSCENES_CAMERAS]
         if not self.cameras or bad: raise ValueError(f"cameras must be a non-empty subset of {NUSCENES_CAMERAS}, got {cameras!r}")
         self.near = check_number('near', near, lo=0, lo_open=True)
@@ -253,19 +252,27 @@ class NuScenesMono(Dataset):
                     labels=torch.tensor(labels, dtype=torch.long), velocity=torch.tensor(vel, dtype=torch.float64).reshape(-1, 2),
                     attributes=torch.tensor(attrs, dtype=torch.long), tokens=tokens, sample_token=sample_token, camera=cam, image_hw=hw)
 
-    def __getitem__(self, i: int) -> dict:
-        "Item `i`: `annotations(i)` plus the image (3, H, W) float in [0, 1]; from memory when cached (every tensor a fresh copy)."
-        if i in self._mem: self._mem.move_to_end(i); img, out = self._mem[i]
-        else:
-            out = self.annotations(i)
-            img = read_rgb(self.root / self.nusc.get('sample_data', self.items[i][2])['filename'], 'nuScenes image')
-            if img.shape[:2] != out['image_hw']: raise DatasetFormatError(f"image of item {i} is {img.shape[1]}x{img.shape[0]}, its sample_data says {out['image_hw'][1]}x{out['image_hw'][0]}")
-            if self.memory_cache:
-                self._mem[i] = (img, out)
-                while len(self._mem) > self.memory_cache: self._mem.popitem(last=False)   # the least recently used
+    def _decode(self, i: int) -> tuple:
+        "Item `i` from disk: its uint8 (H, W, 3) image and `annotations(i)`."
+        out = self.annotations(i)
+        img = read_rgb(self.root / self.nusc.get('sample_data', self.items[i][2])['filename'], 'nuScenes image')
+        if img.shape[:2] != out['image_hw']: raise DatasetFormatError(f"image of item {i} is {img.shape[1]}x{img.shape[0]}, its sample_data says {out['image_hw'][1]}x{out['image_hw'][0]}")
+        return img, out
+
+    def item(self, i: int, # the item
+             uint8: bool = False, # the image as (3, H, W) uint8 instead of float (a quarter of the bytes to copy, e.g. for a batch converted at once)
+            ) -> dict:
+        "Item `i`: `annotations(i)` plus the image (3, H, W), float in [0, 1] (or uint8); from memory when cached (every tensor a fresh copy)."
+        img, out = self._mem.get(i, lambda: self._decode(i))
         if self.memory_cache:   # the caller may change what it gets: never the cached copy
             out = {k: v.clone() if isinstance(v, torch.Tensor) else list(v) if isinstance(v, list) else v for k, v in out.items()}
-        return dict(image=to_tensor(img), **out)
+        if not uint8: return dict(image=to_tensor(img), **out)
+        image = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
+        return dict(image=image.clone() if self.memory_cache else image, **out)
+
+    def __getitem__(self, i: int) -> dict:
+        "Item `i` (`item`): `annotations(i)` plus the image (3, H, W) float in [0, 1]."
+        return self.item(i)
 
 # %% ../../nbs/47_perception.nuscenes.ipynb #f86de61e
 def nuscenes_records(data: NuScenesMono, # the data set the item comes from

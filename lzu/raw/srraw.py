@@ -11,7 +11,6 @@ import math
 import os
 import re
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -22,7 +21,7 @@ import tifffile
 import torch
 
 from ..checks import check_choice, check_hw, check_int, check_number
-from ..files import atomic_save, write_text
+from ..files import MemoryCache, atomic_save, write_text
 from .io import _positive, isp, mosaic, pack, read_raw, srgb_to_linear, write_dng
 
 # %% auto #0
@@ -550,7 +549,7 @@ class SRRawDataset(torch.utils.data.Dataset):
             raise ValueError(f"SR-Raw root {root}: no {self.zoom}X pairs in split {split!r} "
                              f"({len(self.sequences)} sequences; focal ratios too small?)")
         self._alignments: dict = {}
-        self._mem: OrderedDict = OrderedDict()
+        self._mem = MemoryCache(self.memory_cache)
 
     def __len__(self): return len(self.pairs) * self.repeat
 
@@ -580,9 +579,11 @@ class SRRawDataset(torch.utils.data.Dataset):
         return [(a.name, a.warning) for a in self._alignments.values() if a.warning]
 
     def _load(self, k: int) -> dict:
+        "Decoded frames of pair `k` (kept in memory for the last `memory_cache` pairs used)."
+        return self._mem.get(k, lambda: self._decode(k))
+
+    def _decode(self, k: int) -> dict:
         "Decoded frames of pair `k`: the packed FOV crop (raw mode) or the input JPG (png mode), and the target JPG."
-        if k in self._mem:
-            self._mem.move_to_end(k); return self._mem[k]
         s, p = self.pairs[k]
         (in_raw, in_jpg), (_, tg_jpg) = s.frames[p.input_idx], s.frames[p.target_idx]
         if self.mode == 'raw':  # the raw is needed anyway: hand it to the alignment (used on a cache miss)
@@ -595,9 +596,6 @@ class SRRawDataset(torch.utils.data.Dataset):
             self.alignment(k)
             d = dict(input=read_jpg(in_jpg))
         d['target'] = read_jpg(tg_jpg)
-        if self.memory_cache > 0:
-            self._mem[k] = d
-            while len(self._mem) > self.memory_cache: self._mem.popitem(last=False)
         return d
 
     def crop_box(self, index: int) -> tuple:
