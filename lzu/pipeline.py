@@ -829,11 +829,15 @@ def run_stage_graph(nodes: list, edges: list, # the stages to run and their orde
                     log=print, # reports each start and end
                     memory: dict | None = None, # each stage's expected peak memory, MB (e.g. `stage_memory_mb`; missing: 0)
                     memory_limit: float | None = None, # MB the stages running at once may use together (None: no limit)
+                    seconds: dict | None = None, # each stage's expected wall time (e.g. `stage_seconds`; missing: unknown); None: no backfilling
+                    clock=time.monotonic, # the time in seconds
                    ) -> dict:
     """Run each stage once every stage before it has succeeded, `jobs` at a time, the highest `priority` first; a stage of
-    `alone` starts when nothing runs, and nothing starts beside it. A stage starts beside others only if their `memory`
-    and its own fit in `memory_limit` (a smaller ready stage may start first); with nothing running it always starts.
-    After a failure no stage starts and the running ones finish. Returns stage -> (exit status, seconds) of the stages that ran."""
+    `alone` starts when nothing runs, and nothing starts beside it. While one waits for the running stages to end, a
+    ready stage expected (`seconds`) to end before they do fills a free slot: it cannot hold the waiting stage up. A stage
+    starts beside others only if their `memory` and its own fit in `memory_limit` (a smaller ready stage may start first);
+    with nothing running it always starts. After a failure no stage starts and the running ones finish. Returns stage ->
+    (exit status, seconds) of the stages that ran."""
     jobs = check_int('jobs', jobs, lo=1)
     known = set(nodes)
     bad = [e for e in edges if e[0] not in known or e[1] not in known]
@@ -842,21 +846,28 @@ def run_stage_graph(nodes: list, edges: list, # the stages to run and their orde
     for a, b in edges: before[b].add(a)
     prio, mem = priority or {}, memory or {}
     fits = lambda n: memory_limit is None or sum(mem.get(r, 0.0) for r in running) + mem.get(n, 0.0) <= memory_limit
+    expect = lambda n: (seconds or {}).get(n, math.inf)
     waiting, running, done, failed = list(nodes), {}, {}, False
     while running or (waiting and not failed):
+        now = clock()
         for n, (h, t0) in list(running.items()):
             rc = h.poll()
             if rc is None: continue
-            del running[n]; done[n] = (rc, time.time() - t0); failed = failed or rc != 0
+            del running[n]; done[n] = (rc, now - t0); failed = failed or rc != 0
             log(f"{n}: {'done' if rc == 0 else f'FAILED (exit status {rc})'} after {done[n][1]:.0f} s ({len(done)}/{len(nodes)})")
         started = False
         if not failed:
             ready = sorted((n for n in waiting if all(done.get(p, (1,))[0] == 0 for p in before[n])), key=lambda n: -prio.get(n, 0.0))
+            free_in = None   # while a stage of `alone` waits: the seconds until the running stages are expected to end
             for n in ready:
                 if len(running) >= jobs or any(r in alone for r in running): break
-                if n in alone and running: break   # wait until the machine is free for it
+                if n in alone and running:   # wait until the machine is free for it
+                    if seconds is None: break
+                    if free_in is None: free_in = max(t0 + expect(r) - now for r, (_, t0) in running.items())
+                    continue
+                if free_in is not None and expect(n) > free_in: continue   # it would hold the waiting stage up
                 if running and not fits(n): continue   # not enough memory beside the running stages: a smaller one may fit
-                waiting.remove(n); running[n] = (start(n), time.time()); started = True
+                waiting.remove(n); running[n] = (start(n), now); started = True
                 log(f"{n}: started" + (' (alone)' if n in alone else f" ({len(running)} running)"))
         if not started and running: time.sleep(poll_s)
     return done
@@ -895,8 +906,9 @@ def repro(root='.', # the DVC repository (a profile's workspace)
     def log(line):
         bar.write(line)
         if line.split(': ', 1)[1].startswith(('done', 'FAILED')): bar.update(1)
-    try: done = run_stage_graph(nodes, edges, start, jobs, TIMING_STAGES, critical_path_seconds(nodes, edges, stage_seconds(nodes, root / results_dir)), log=log,
-                                memory=stage_memory_mb(nodes, root / results_dir), memory_limit=available_memory_mb())
+    seconds = stage_seconds(nodes, root / results_dir)
+    try: done = run_stage_graph(nodes, edges, start, jobs, TIMING_STAGES, critical_path_seconds(nodes, edges, seconds), log=log,
+                                memory=stage_memory_mb(nodes, root / results_dir), memory_limit=available_memory_mb(), seconds=seconds)
     finally: bar.close()
     for n, (rc, _) in done.items():
         if rc:
