@@ -865,7 +865,7 @@ def run_stage_graph(nodes: list, edges: list, # the stages to run and their orde
                     if seconds is None: break
                     if free_in is None: free_in = max(t0 + expect(r) - now for r, (_, t0) in running.items())
                     continue
-                if free_in is not None and expect(n) > free_in: continue   # it would hold the waiting stage up
+                if free_in is not None and not expect(n) <= free_in < math.inf: continue   # it would (or might) hold the waiting stage up
                 if running and not fits(n): continue   # not enough memory beside the running stages: a smaller one may fit
                 waiting.remove(n); running[n] = (start(n), now); started = True
                 log(f"{n}: started" + (' (alone)' if n in alone else f" ({len(running)} running)"))
