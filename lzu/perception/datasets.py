@@ -20,8 +20,8 @@ from ..checks import check_number
 from .formats import CITYSCAPES_CLASSES, ID_TO_TRAIN_ID, IGNORE_INDEX, MAX_LABEL_ID, DatasetFormatError, check_argoverse_hd
 
 # %% auto #0
-__all__ = ['AP_NAMES', 'ARGOVERSE_HD_WIDTH', 'read_rgb', 'to_tensor', 'ArgoverseHD', 'coco_image_eval', 'coco_ap',
-           'coco_evaluate', 'coco_ap_resampled', 'Cityscapes']
+__all__ = ['AP_NAMES', 'ARGOVERSE_HD_WIDTH', 'read_rgb', 'chw_uint8', 'uint8_to_float', 'to_tensor', 'ArgoverseHD',
+           'coco_image_eval', 'coco_ap', 'coco_evaluate', 'coco_ap_resampled', 'Cityscapes']
 
 # %% ../../nbs/41_perception.datasets.ipynb #6c36f573
 def read_rgb(path, # an image file (JPEG, PNG, ...)
@@ -34,10 +34,20 @@ def read_rgb(path, # an image file (JPEG, PNG, ...)
     if img is None: raise DatasetFormatError(f"{what} {path} could not be decoded as an image")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
+def chw_uint8(img: np.ndarray, # (H, W, 3) uint8 RGB
+             ) -> torch.Tensor:
+    "(H, W, 3) uint8 -> (3, H, W) uint8, sharing `img`'s memory when it is contiguous."
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
+
+def uint8_to_float(images: torch.Tensor, # uint8 image(s) of any shape, e.g. a (B, 3, H, W) batch
+                  ) -> torch.Tensor:
+    "uint8 -> float32 in [0, 1] (value / 255): the one scaling every image tensor gets."
+    return images.float().div_(255)
+
 def to_tensor(img: np.ndarray, # (H, W, 3) uint8 RGB
              ) -> torch.Tensor:
     "(H, W, 3) uint8 -> (3, H, W) float32 in [0, 1]."
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255)
+    return uint8_to_float(chw_uint8(img))
 
 # %% ../../nbs/41_perception.datasets.ipynb #eb239836
 def _load_json(path: Path, what: str):

@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from ..checks import check_choice, check_int, check_number
 from .camera import resize_intrinsics, wrap_angle
+from .datasets import uint8_to_float
 from .detection import compact_fpn, resnet_fpn
 from .mono3d import FCOS3DHead, MONO3D_METHODS, Mono3DDetector, footprint_saliency
 from .experiments import init_sha256
@@ -56,9 +57,9 @@ class Mono3DTrainData(Dataset):
         return item['image'], item['K'], target
 
 def mono3d_collate(batch: list) -> tuple:
-    "Stack images (uint8 ones become float in [0, 1], as `to_tensor` makes them) and intrinsics; keep the targets as a list."
+    "Stack images (uint8 ones become float in [0, 1], `uint8_to_float`, as `to_tensor` makes them) and intrinsics; keep the targets as a list."
     images = torch.stack([b[0] for b in batch])
-    if images.dtype == torch.uint8: images = images.float().div_(255)
+    if images.dtype == torch.uint8: images = uint8_to_float(images)
     return images, torch.stack([b[1] for b in batch]).float(), [b[2] for b in batch]
 
 @dataclass

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import math
@@ -17,7 +18,10 @@ from torch.utils.data import Dataset
 
 from nuscenes import NuScenes
 from nuscenes.eval.common.config import config_factory
+from nuscenes.eval.common.data_classes import EvalBoxes
+from nuscenes.eval.common.utils import center_distance
 from nuscenes.eval.detection.constants import ATTRIBUTE_NAMES, DETECTION_NAMES, TP_METRICS
+from nuscenes.eval.detection.data_classes import DetectionConfig
 from nuscenes.eval.detection.evaluate import DetectionEval
 from nuscenes.eval.detection.utils import category_to_detection_name
 from nuscenes.utils.data_classes import Box
@@ -28,14 +32,14 @@ from pyquaternion import Quaternion
 from ..checks import check_int, check_number
 from ..files import MemoryCache, write_json
 from .camera import check_boxes3d, check_intrinsics
-from .datasets import _load_json, read_rgb, to_tensor
+from .datasets import _load_json, chw_uint8, read_rgb, to_tensor
 from .formats import DatasetFormatError
 
 # %% auto #0
 __all__ = ['NUSCENES_TABLES', 'NUSCENES_CAMERAS', 'CAM_FRONT_ROTATION', 'CLASS_ATTRIBUTES', 'NDS_METRICS',
            'check_nuscenes_records', 'nuscenes_tables_dir', 'load_nuscenes', 'write_tiny_nuscenes', 'camera_yaw',
            'camera_box_to_global', 'NuScenesMono', 'nuscenes_records', 'devkit_evaluation', 'evaluate_nuscenes',
-           'scene_index', 'scene_resampled_nds', 'scene_bootstrap']
+           'scene_index', 'MemoizedDistanceConfig', 'SceneResampler', 'scene_bootstrap']
 
 # %% ../../nbs/47_perception.nuscenes.ipynb #22692181
 NUSCENES_TABLES = {  # table -> the fields lzu and the devkit's detection evaluation read
@@ -267,7 +271,7 @@ class NuScenesMono(Dataset):
         if self.memory_cache:   # the caller may change what it gets: never the cached copy
             out = {k: v.clone() if isinstance(v, torch.Tensor) else list(v) if isinstance(v, list) else v for k, v in out.items()}
         if not uint8: return dict(image=to_tensor(img), **out)
-        image = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
+        image = chw_uint8(img)
         return dict(image=image.clone() if self.memory_cache else image, **out)
 
     def __getitem__(self, i: int) -> dict:
@@ -372,29 +376,72 @@ def scene_index(data: NuScenesMono, # a split
     index = {data.nusc.field2token('scene', 'name', n)[0]: k for k, n in enumerate(names)}
     return {t: index[s] for t, s in scene_of.items()}
 
-def scene_resampled_nds(ev: DetectionEval, # `devkit_evaluation` of a split
-                        scene_of: dict, # sample token -> scene index (`scene_index`)
-                        idx, # the drawn scene indices (repeats allowed)
-                       ) -> dict:
-    "Table 5's numbers of the evaluation restricted to the scenes `idx`, each drawn scene counted as often as it was drawn."
-    import copy
-    from nuscenes.eval.common.data_classes import EvalBoxes
-    by_scene = {}
-    for t, s in scene_of.items(): by_scene.setdefault(int(s), []).append(t)
-    gt, pred = EvalBoxes(), EvalBoxes()
-    for k, s in enumerate(np.asarray(idx, dtype=np.int64).tolist()):
-        if s not in by_scene: raise ValueError(f"idx holds scene {s}, which has no sample in scene_of")
-        for t in by_scene[s]:
-            new = f'{t}#{k}'
-            for src_, dst in ((ev.gt_boxes, gt), (ev.pred_boxes, pred)):
-                boxes = []
-                for b in (src_.boxes.get(t, []) if t in src_.sample_tokens else []):
-                    c = copy.copy(b); c.sample_token = new; boxes.append(c)
-                dst.add_boxes(new, boxes)
-    run = copy.copy(ev); run.gt_boxes, run.pred_boxes, run.verbose = gt, pred, False
-    metrics, _ = run.evaluate()
-    return _summary(metrics)
 
+# %% ../../nbs/47_perception.nuscenes.ipynb #154c66d0
+class MemoizedDistanceConfig(DetectionConfig):
+    "The devkit's `DetectionConfig` whose distance function is the devkit's own `center_distance`, remembered per pair of boxes: the same values, bit for bit, each computed once however often a bootstrap rescores the pair."
+    def __init__(self,
+                 cfg: DetectionConfig, # the settings to keep (`config_factory('detection_cvpr_2019')`); its dist_fcn must be 'center_distance'
+                ):
+        if cfg.dist_fcn != 'center_distance': raise ValueError(f"cfg.dist_fcn must be 'center_distance' (the one distance remembered here), got {cfg.dist_fcn!r}")
+        self.__dict__.update(vars(cfg))
+        # (id of the ground truth's translation, id of the prediction's) -> (their distance, the two translations): holding the
+        # translations keeps their ids from being reused; copies of a box (copy.copy) share its translation, so they share its entries
+        self.distances = {}
+
+    @property
+    def dist_fcn_callable(self): return self._center_distance
+
+    def _center_distance(self, gt_box, pred_box) -> float:
+        key = (id(gt_box.translation), id(pred_box.translation))
+        hit = self.distances.get(key)
+        if hit is None: hit = self.distances[key] = (center_distance(gt_box, pred_box), gt_box.translation, pred_box.translation)
+        return hit[0]
+
+
+# %% ../../nbs/47_perception.nuscenes.ipynb #97c87edd
+class SceneResampler:
+    "Table 5's numbers of a devkit evaluation restricted to drawn scenes (call it with the draw), each drawn scene counted as often as it was drawn."
+    def __init__(self,
+                 ev: DetectionEval, # `devkit_evaluation` of a split (not changed)
+                 scene_of: dict, # sample token -> scene index (`scene_index`)
+                ):
+        self.ev = copy.copy(ev)
+        self.ev.cfg, self.ev.verbose = MemoizedDistanceConfig(ev.cfg), False
+        self.by_scene = {}
+        for t, s in scene_of.items(): self.by_scene.setdefault(int(s), []).append(t)
+        self._copies = {}  # (scene, occurrence) -> [(token, ground truth boxes, predicted boxes)]
+
+    def scene_boxes(self,
+                    s: int, # a scene index
+                    j: int, # its occurrence in a draw (0: first)
+                   ) -> list:
+        "Scene `s`'s samples as (token, ground truth, predictions), copied under the tokens '<sample>#<j>' of its `j`-th occurrence (made once, reused by every draw)."
+        got = self._copies.get((s, j))
+        if got is None:
+            got = self._copies[(s, j)] = []
+            for t in self.by_scene[s]:
+                new = f'{t}#{j}'
+                boxes = [[copy.copy(b) for b in src.boxes.get(t, [])] for src in (self.ev.gt_boxes, self.ev.pred_boxes)]
+                for b in boxes[0] + boxes[1]: b.sample_token = new
+                got.append((new, *boxes))
+        return got
+
+    def __call__(self,
+                 idx, # the drawn scene indices (repeats allowed)
+                ) -> dict:
+        "NDS, mAP and the mean TP errors (`evaluate_nuscenes`' numbers) of the devkit's own `evaluate` on the drawn scenes' boxes."
+        gt, pred, seen = EvalBoxes(), EvalBoxes(), {}
+        for s in np.asarray(idx, dtype=np.int64).tolist():
+            if s not in self.by_scene: raise ValueError(f"idx holds scene {s}, which has no sample in scene_of")
+            seen[s] = seen.get(s, -1) + 1
+            for token, g, p in self.scene_boxes(s, seen[s]): gt.add_boxes(token, g); pred.add_boxes(token, p)
+        run = copy.copy(self.ev); run.gt_boxes, run.pred_boxes = gt, pred
+        metrics, _ = run.evaluate()
+        return _summary(metrics)
+
+
+# %% ../../nbs/47_perception.nuscenes.ipynb #33671843
 def scene_bootstrap(evals: dict, # name -> `devkit_evaluation` of the same split (e.g. {'uniform': ..., 'fixed': ...})
                     scene_of: dict, # sample token -> scene index (`scene_index`)
                     n_resamples: int = 200, # bootstrap draws
@@ -411,8 +458,9 @@ def scene_bootstrap(evals: dict, # name -> `devkit_evaluation` of the same split
     if progress:
         from tqdm.auto import tqdm
         it = tqdm(it, desc=f'{n_resamples} scene draws x {len(evals)} models')
+    resamplers = {name: SceneResampler(ev, scene_of) for name, ev in evals.items()}
     for r in it:
-        for name, ev in evals.items():
-            got = scene_resampled_nds(ev, scene_of, draws[r])
+        for name, resample in resamplers.items():
+            got = resample(draws[r])
             for m in metrics: out[name][m][r] = got[m]
     return out
