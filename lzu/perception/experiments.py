@@ -45,7 +45,7 @@ __all__ = ['DET_METHODS', 'PAPER_IMAGE_W', 'SEG_METHODS', 'PAPER_TABLE6', 'PAPER
            'latency_verdict', 'detection_method', 'detection_latency_ms', 'x100', 'detection_table1',
            'cross_scale_table', 'detection_table2', 'segmentation_rows', 'segmentation_table3', 'segmentation_table4',
            'save_detections', 'load_detections', 'sequence_groups', 'scored_image_eval', 'detection_effect',
-           'detection_ap_interval', 'segmentation_effect']
+           'detection_ap_interval', 'segmentation_effect', 'heldout_effects']
 
 # %% ../../nbs/45_perception.experiments.ipynb #e6d3c274
 def _data_set_root(data_root, sub: str, marker: str, what: str) -> Path:
@@ -1077,6 +1077,7 @@ def detection_effect(claim: str, # what the claim says, e.g. 'fixed LZU beats un
                      paper: float | None = None, # the paper's own difference (AP x 100)
                      n_resamples: int = 1000, # bootstrap resamples
                      seed: int = 0, # the resampling's seed
+                     scored: str = 'validation', # what the sequences are, for the record's units ('held-out training': `heldout_effects`)
                     ) -> dict:
     "`lzu.stats.effect_record` of AP(ours) - AP(baseline), x 100, with its paired bootstrap interval over the split's sequences."
     if metric not in AP_NAMES: raise ValueError(f"metric must be one of {AP_NAMES}, got {metric!r}")
@@ -1088,7 +1089,7 @@ def detection_effect(claim: str, # what the claim says, e.g. 'fixed LZU beats un
         C = counts(I)
         return 100 * (coco_ap_resampled(ev_o, C, (metric,))[metric] - coco_ap_resampled(ev_b, C, (metric,))[metric])
     d, lo, hi = paired_bootstrap_ci(effect, n_seq, n_resamples=n_resamples, seed=seed, vectorized=True)
-    return effect_record(claim, metric, d, (lo, hi), paper, units=f"{n_seq} validation sequences, {len(io)} frames (paired bootstrap)")
+    return effect_record(claim, metric, d, (lo, hi), paper, units=f"{n_seq} {scored} sequences, {len(io)} frames (paired bootstrap)")
 
 def _sequence_resampler(data: ArgoverseHD, ev) -> tuple:
     "`(counts, n_seq)`: `counts(I)` turns sequence resamples I (B, n_seq) into the multiplicities (B, n) of `ev`'s images."
@@ -1131,3 +1132,28 @@ def segmentation_effect(claim: str, # what the claim says, e.g. 'fixed LZU beats
         return 100 * (iou_from_confusion(a[i].sum(0))[0] - iou_from_confusion(b[i].sum(0))[0])
     d, lo, hi = paired_bootstrap_ci(effect, a.shape[0], n_resamples=n_resamples, seed=seed)
     return effect_record(claim, 'mIoU', d, (lo, hi), paper, units=f"{a.shape[0]} validation images (paired bootstrap)")
+
+# %% ../../nbs/45_perception.experiments.ipynb #872200e3
+def heldout_effects(ours: DetectionExperiment, # the favoured model's settings (e.g. fixed LZU), with holdout > 0
+                    baseline: DetectionExperiment, # the other model's, with the same holdout and seed: the same held-out sequences
+                    data_root, # a folder holding argoverse-hd/: only its training split is read
+                    checkpoint_root=None, # where both train (resumed when present); None: no checkpoints
+                    metrics=('AP', 'APs', 'AP50'), # the differences to report
+                    n_resamples: int = 500, # bootstrap resamples of the held-out sequences
+                    progress: bool = True, # tqdm bars while training
+                   ) -> dict:
+    "Both models trained on the training part of the training split and scored on its held-out sequences: their COCO AP ('ours', 'baseline') and, per metric, ours minus baseline x 100 with its paired bootstrap interval over those sequences ('effects')."
+    for name, e in (('ours', ours), ('baseline', baseline)):
+        if not e.holdout: raise ValueError(f"{name} must hold training sequences out (holdout > 0), got holdout={e.holdout}")
+    if (ours.holdout, ours.seed) != (baseline.holdout, baseline.seed):
+        raise ValueError(f"ours and baseline must hold out the same sequences: (holdout, seed) {(ours.holdout, ours.seed)} against {(baseline.holdout, baseline.seed)}")
+    data = ArgoverseHD(detection_root(data_root), 'train', label_offset=0)
+    held = {data.images[i]['sid'] for i in split_train_holdout(data, ours.holdout, ours.seed)[1]}
+    if len(held) < 2: raise ValueError(f"holdout={ours.holdout} holds out {len(held)} of the {len({im['sid'] for im in data.images})} training sequences: the interval needs at least 2")
+    scores, dets = {}, {}
+    for name, e in (('ours', ours), ('baseline', baseline)):
+        det, _ = train_detector(e, data_root, checkpoint_root, progress=progress)
+        scores[name], dets[name] = evaluate_detector(det, e, data_root, split='holdout', return_detections=True)
+    claim = f"{ours.name} beats {baseline.name} on held-out training sequences"
+    effects = [detection_effect(claim, m, data, dets['ours'], dets['baseline'], n_resamples=n_resamples, scored='held-out training') for m in metrics]
+    return dict(ours=scores['ours'], baseline=scores['baseline'], effects=effects)
