@@ -5,6 +5,7 @@
 # %% ../../nbs/33_sr.experiments.ipynb #7e3275a1
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -27,8 +28,8 @@ from ..train import TrainConfig, code_version, device_for, run_checkpoint_dir, s
 
 # %% auto #0
 __all__ = ['INPUT_KINDS', 'LOSSES', 'BASES', 'SRExperiment', 'SynRawInputs', 'sr_dataset', 'build_model', 'build_loss',
-           'model_input', 'camera_zoom', 'sr_forward', 'sr_step', 'sr_training_signature', 'train_sr', 'bicubic_zoom',
-           'unique_matches', 'evaluate_sr', 'summarise']
+           'model_input', 'camera_zoom', 'sr_forward', 'sr_step', 'denormals_flushed', 'flushed_denormals',
+           'sr_training_signature', 'train_sr', 'bicubic_zoom', 'unique_matches', 'evaluate_sr', 'summarise']
 
 # %% ../../nbs/33_sr.experiments.ipynb #d2da111d
 INPUT_KINDS = ('raw', 'png', 'syn-raw')
@@ -165,6 +166,19 @@ def sr_step(exp: SRExperiment, loss_fn):
         return loss_fn(pred, batch['target'])  # positions sampled from the global RNG: seeded, and restored on resume
     return step
 
+# %% ../../nbs/33_sr.experiments.ipynb #f4493314
+def denormals_flushed() -> bool:
+    "Whether this thread flushes subnormal floats to zero (torch has no getter: a subnormal float32 times 1 is 0 when it does)."
+    return float(torch.tensor(1e-40, dtype=torch.float32) * 1.0) == 0.0
+
+@contextlib.contextmanager
+def flushed_denormals():
+    "Subnormal floats flushed to zero on this thread inside the block (`torch.set_flush_denormal`; a no-op where the CPU cannot), the previous setting restored after."
+    before = denormals_flushed()
+    torch.set_flush_denormal(True)
+    try: yield
+    finally: torch.set_flush_denormal(before)
+
 # %% ../../nbs/33_sr.experiments.ipynb #b193b502
 def sr_training_signature(data, # `sr_dataset(exp, root, 'train')`
                          ) -> dict:
@@ -191,7 +205,8 @@ def train_sr(exp: SRExperiment, # the experiment
                       lr_decay_every=exp.lr_decay_every, seed=exp.seed, checkpoint_dir=ckpt,
                       checkpoint_every=checkpoint_every, progress=progress, device=device)
     if loss_fn is not None: loss_fn.to(device_for(device))  # VGG-19 where the model will train
-    history = train(model, None, data, cfg, step_fn=sr_step(exp, loss_fn))
+    with flushed_denormals():   # CX and CoBi: half their CPU time is arithmetic on subnormal floats (see above)
+        history = train(model, None, data, cfg, step_fn=sr_step(exp, loss_fn))
     return model.eval(), history
 
 # %% ../../nbs/33_sr.experiments.ipynb #3c4350cc
