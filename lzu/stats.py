@@ -48,6 +48,7 @@ def paired_bootstrap_ci(effect, # `effect(idx)`: the effect (ours minus baseline
                         seed: int = 0, # the resampling's seed
                         vectorized: bool = False, # `effect` takes a (B, n_units) array of B resamples and returns their B effects
                         batch: int = 250, # resamples per call of a vectorized `effect`
+                        name: str = 'effect', # what the effect is, for the error messages (e.g. 'AP difference')
                        ) -> tuple[float, float, float]:
     "`(effect on all units, lo, hi)`: a paired percentile-bootstrap interval for an effect that is not a mean of per-unit scores (e.g. a difference of COCO APs over resampled sequences)."
     from scipy.stats import bootstrap
@@ -63,12 +64,12 @@ def paired_bootstrap_ci(effect, # `effect(idx)`: the effect (ours minus baseline
     else:
         stat = lambda i: float(effect(np.asarray(i, dtype=np.int64)))
         full = float(effect(np.arange(n_units)))
-    if not math.isfinite(full): raise ValueError(f"effect on all {n_units} units is {full}: it must be finite")
+    if not math.isfinite(full): raise ValueError(f"{name} on all {n_units} units is {full}: it must be finite")
     res = bootstrap((np.arange(n_units),), stat, vectorized=bool(vectorized), batch=check_int('batch', batch, lo=1) if vectorized else None,
                     n_resamples=check_int('n_resamples', n_resamples, lo=100), confidence_level=confidence,
                     method='percentile', rng=np.random.default_rng(seed))
     lo, hi = res.confidence_interval
-    if not (math.isfinite(lo) and math.isfinite(hi)): raise ValueError(f"the bootstrap interval is ({lo}, {hi}): `effect` gave non-finite values on some resamples")
+    if not (math.isfinite(lo) and math.isfinite(hi)): raise ValueError(f"the bootstrap interval of {name} is ({lo}, {hi}): it is non-finite on some resamples")
     return full, float(lo), float(hi)
 
 # %% ../nbs/03_stats.ipynb #2f797745

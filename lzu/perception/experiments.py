@@ -1088,7 +1088,7 @@ def detection_effect(claim: str, # what the claim says, e.g. 'fixed LZU beats un
     def effect(I):   # a block of sequence resamples (B, n_seq) -> their B differences
         C = counts(I)
         return 100 * (coco_ap_resampled(ev_o, C, (metric,))[metric] - coco_ap_resampled(ev_b, C, (metric,))[metric])
-    d, lo, hi = paired_bootstrap_ci(effect, n_seq, n_resamples=n_resamples, seed=seed, vectorized=True)
+    d, lo, hi = paired_bootstrap_ci(effect, n_seq, n_resamples=n_resamples, seed=seed, vectorized=True, name=f"the {metric} difference of {claim!r}")
     return effect_record(claim, metric, d, (lo, hi), paper, units=f"{n_seq} {scored} sequences, {len(io)} frames (paired bootstrap)")
 
 def _sequence_resampler(data: ArgoverseHD, ev) -> tuple:
@@ -1114,7 +1114,7 @@ def detection_ap_interval(data: ArgoverseHD, # the scored split
     ev = scored_image_eval(data, dets)
     counts, n_seq = _sequence_resampler(data, ev)
     return paired_bootstrap_ci(lambda I: 100 * coco_ap_resampled(ev, counts(I), (metric,))[metric], n_seq,
-                               n_resamples=n_resamples, seed=seed, vectorized=True)
+                               n_resamples=n_resamples, seed=seed, vectorized=True, name=metric)
 
 def segmentation_effect(claim: str, # what the claim says, e.g. 'fixed LZU beats uniform at 32 x 32 in mIoU'
                         ours, # the favoured model's per-image confusion matrices (N, K, K) (`ImageConfusions.stack()`)
@@ -1130,7 +1130,7 @@ def segmentation_effect(claim: str, # what the claim says, e.g. 'fixed LZU beats
     def effect(idx):
         i = torch.as_tensor(idx)
         return 100 * (iou_from_confusion(a[i].sum(0))[0] - iou_from_confusion(b[i].sum(0))[0])
-    d, lo, hi = paired_bootstrap_ci(effect, a.shape[0], n_resamples=n_resamples, seed=seed)
+    d, lo, hi = paired_bootstrap_ci(effect, a.shape[0], n_resamples=n_resamples, seed=seed, name=f"the mIoU difference of {claim!r}")
     return effect_record(claim, 'mIoU', d, (lo, hi), paper, units=f"{a.shape[0]} validation images (paired bootstrap)")
 
 # %% ../../nbs/45_perception.experiments.ipynb #872200e3
