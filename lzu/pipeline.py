@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -21,17 +22,17 @@ for _k, _v in PINNED_NUMERICS.items(): os.environ.setdefault(_k, _v)
 
 # %% auto #0
 __all__ = ['PINNED_NUMERICS', 'NOTEBOOK_STAGES', 'DATA_SETS', 'FOREACH', 'GENERATED', 'GENERATORS', 'RUN_RECORDS',
-           'SOURCE_REVISION_FILE', 'RECORDED_PACKAGES', 'REPLACED_WHOLE', 'PROFILE_SKIP', 'EFFECT_SOURCES',
-           'UNREPEATABLE_FILES', 'UNREPEATABLE_KEY', 'ARGMAX_SCORES', 'CROSS_PROCESSOR_TOLERANCE', 'STAGE_THREADS',
-           'TIMING_STAGES', 'STAGE_MALLOC_TUNABLES', 'load_params', 'stage_parameters', 'data_deps', 'check_data_deps',
-           'generated_readers', 'git_revision', 'machine_description', 'package_versions', 'stage_outputs',
-           'peak_memory_mb', 'run_record_path', 'write_run_record', 'merge_profile', 'profile_params',
-           'prepare_profile', 'tree_manifest', 'ensure_generated', 'markdown_table', 'write_table', 'save_figure',
-           'current_results', 'collect_effects', 'write_effects', 'reproducible_results', 'reproduction_diff',
-           'format_reproduction_diff', 'import_papermill', 'stage_kernel', 'run_notebook', 'results_index', 'main',
-           'usable_cores', 'is_timing_stage', 'stage_threads', 'pin_stage_threads', 'stage_environment',
-           'parse_dag_dot', 'stage_graph', 'stage_seconds', 'stage_memory_mb', 'available_memory_mb',
-           'critical_path_seconds', 'downstream', 'run_stage_graph', 'default_jobs', 'repro']
+           'SOURCE_REVISION_FILE', 'RECORDED_PACKAGES', 'REPLACED_WHOLE', 'SEED_PROFILE', 'PROFILE_SKIP',
+           'EFFECT_SOURCES', 'UNREPEATABLE_FILES', 'UNREPEATABLE_KEY', 'ARGMAX_SCORES', 'CROSS_PROCESSOR_TOLERANCE',
+           'STAGE_THREADS', 'TIMING_STAGES', 'STAGE_MALLOC_TUNABLES', 'load_params', 'stage_parameters', 'data_deps',
+           'check_data_deps', 'generated_readers', 'git_revision', 'machine_description', 'package_versions',
+           'stage_outputs', 'peak_memory_mb', 'run_record_path', 'write_run_record', 'merge_profile', 'reseeded',
+           'profile_params', 'prepare_profile', 'tree_manifest', 'ensure_generated', 'markdown_table', 'write_table',
+           'save_figure', 'current_results', 'collect_effects', 'write_effects', 'reproducible_results',
+           'reproduction_diff', 'format_reproduction_diff', 'import_papermill', 'stage_kernel', 'run_notebook',
+           'results_index', 'main', 'usable_cores', 'is_timing_stage', 'stage_threads', 'pin_stage_threads',
+           'stage_environment', 'parse_dag_dot', 'stage_graph', 'stage_seconds', 'stage_memory_mb',
+           'available_memory_mb', 'critical_path_seconds', 'downstream', 'run_stage_graph', 'default_jobs', 'repro']
 
 # %% ../nbs/91_pipeline.ipynb #9c199d4b
 # stage -> (its papermill notebook, the data sets it reads: keys of DATA_SETS)
@@ -257,16 +258,29 @@ def merge_profile(default: dict, # the embedded default (params.yaml)
         out[k] = merge_profile(default[k], v, f"{where}.") if isinstance(v, dict) and isinstance(default[k], dict) and not replace_whole else v
     return out
 
-def profile_params(name: str, # 'default' (params.yaml itself) or a file of profiles/ without '.yaml'
+SEED_PROFILE = re.compile(r'seed([1-9][0-9]*)')   # the profiles seed1, seed2, ...: the default reseeded (no file)
+
+def reseeded(params, # a parameter tree (params.yaml), or any value in it
+             seed: int, # the new seed
+            ):
+    "A copy of `params` with every `seed` key, in every section and at any depth, set to `seed`."
+    if isinstance(params, dict): return {k: int(seed) if k == 'seed' else reseeded(v, seed) for k, v in params.items()}
+    return params
+
+def profile_params(name: str, # 'default' (params.yaml itself), `seed<N>` (derived), or a file of profiles/ without '.yaml'
                    root: str | Path = '.', # the repository root
                   ) -> dict:
-    "The parameters of a profile: params.yaml merged with `profiles/<name>.yaml`, and the `data_deps` its data roots imply."
+    "The parameters of a profile: params.yaml merged with `profiles/<name>.yaml` (`seed<N>`: reseeded), and the `data_deps` its data roots imply."
     root = Path(root)
     default = load_params(root / 'params.yaml')
     if name == default['profile']: return default
     path = root / 'profiles' / f'{name}.yaml'
+    if (m := SEED_PROFILE.fullmatch(name)):
+        if path.exists(): raise ValueError(f"{path}: the profile {name} is derived (params.yaml with every seed set to {m[1]}); remove the file")
+        return {**reseeded(default, int(m[1])), 'profile': name}   # the same roots, so the same data_deps
     if not path.exists():
-        raise FileNotFoundError(f"profile {name!r}: no file {path} (profiles: {sorted(p.stem for p in (root / 'profiles').glob('*.yaml'))})")
+        raise FileNotFoundError(f"profile {name!r}: no file {path} (profiles: {sorted(p.stem for p in (root / 'profiles').glob('*.yaml'))}, "
+                                "and seed1, seed2, ...: the default reseeded)")
     overrides = yaml.safe_load(path.read_text()) or {}
     if overrides.get('profile') != name: raise ValueError(f"{path} must say `profile: {name}`, got {overrides.get('profile')!r}")
     if 'data_deps' in overrides: raise ValueError(f"{path} sets data_deps: leave it out, it follows from the data roots (data_deps)")
@@ -297,7 +311,8 @@ def prepare_profile(name: str, # a profile (a file of profiles/ without '.yaml')
         if out.exists() and out.read_bytes() == src.read_bytes(): continue   # unchanged: keep its time stamp
         out.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(src, out)
     from lzu.files import write_text
-    header = f"# Written by `python -m lzu.pipeline profile {name}`: params.yaml merged with profiles/{name}.yaml. Do not edit.\n"
+    how = f"every seed set to {m[1]}" if (m := SEED_PROFILE.fullmatch(name)) else f"merged with profiles/{name}.yaml"
+    header = f"# Written by `python -m lzu.pipeline profile {name}`: params.yaml {how}. Do not edit.\n"
     text = header + yaml.safe_dump(params, sort_keys=False)
     if not (dst / 'params.yaml').exists() or (dst / 'params.yaml').read_text() != text: write_text(dst / 'params.yaml', text)
     if (root / 'data').exists() and not (dst / 'data').exists(): (dst / 'data').symlink_to(root / 'data', target_is_directory=True)
@@ -345,11 +360,13 @@ def ensure_generated(root: str | Path, # where the data should be
 def markdown_table(df, # a pandas DataFrame
                    floatfmt: str = '.3f', # format of float cells (a str, or one per column)
                   ) -> str:
-    "`df` as a GitHub markdown table; missing values (NaN, None, pandas' NA) read `n/a`."
+    "`df` as a GitHub markdown table; missing values (NaN, None, pandas' NA) read `n/a`; a `|` in a cell or header reads `\\|`."
     import pandas as pd
-    cells = df.astype(object).where(pd.notna(df), None)
-    md = cells.to_markdown(index=False, floatfmt=floatfmt, missingval='n/a')
-    return md
+    escape = lambda v: v.replace('|', '\\|') if isinstance(v, str) else v   # an unescaped '|' would split the cell in two
+    cells = df.map(escape).astype(object)
+    cells = cells.where(pd.notna(cells), None)
+    cells.columns = [escape(str(c)) for c in cells.columns]
+    return cells.to_markdown(index=False, floatfmt=floatfmt, missingval='n/a')
 
 def write_table(df, # the table (a pandas DataFrame)
                 path: str | Path, # where to write, without suffix: `<path>.md` and `<path>.csv`

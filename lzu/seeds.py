@@ -6,20 +6,18 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from .checks import check_int
 from .files import write_json
-from .pipeline import EFFECT_SOURCES, collect_effects, profile_params, write_table
+from .pipeline import EFFECT_SOURCES, SEED_PROFILE, collect_effects, load_params, write_table
 from .stats import effect_record, seed_ci
 
 # %% auto #0
-__all__ = ['SEED_PROFILE', 'DERIVED', 'seed_profile_changes', 'seed_results', 'effects_across_seeds',
-           'effects_across_seeds_table', 'write_effects_across_seeds', 'main']
+__all__ = ['DERIVED', 'seed_run_changes', 'seed_results', 'effects_across_seeds', 'effects_across_seeds_table',
+           'write_effects_across_seeds', 'main']
 
 # %% ../nbs/95_seeds.ipynb #9067a176
-SEED_PROFILE = re.compile(r'seed(\d+)')   # profiles/seed<N>.yaml: the default seeded N
 DERIVED = ('profile', 'data_deps')   # settings every profile has its own of: its name, and the data it reads (from its roots)
 
 def _changed(a, b, path: str = '') -> list[str]:
@@ -28,25 +26,27 @@ def _changed(a, b, path: str = '') -> list[str]:
         return [p for k in sorted(set(a) | set(b), key=str) for p in _changed(a.get(k, KeyError), b.get(k, KeyError), f'{path}{k}.')]
     return [] if a == b else [path[:-1]]
 
-def seed_profile_changes(name: str, # a profile (a file of profiles/ without '.yaml')
-                         root: str | Path = '.', # the repository root
-                        ) -> list[str]:
-    "What a profile changes beyond the seeds: the settings (`section.key`) where it differs from the default, other than `DERIVED` and every `seed`."
-    default, merged = profile_params('default', root), profile_params(name, root)
-    return [p for p in _changed(default, merged) if p.split('.')[0] not in DERIVED and p.split('.')[-1] != 'seed']
+def seed_run_changes(params_file: str | Path, # the parameters a run ran with (a workspace's params.yaml)
+                     root: str | Path = '.', # the repository root (its params.yaml: the default)
+                    ) -> list[str]:
+    "What a run's parameters change beyond the seeds: the settings (`section.key`) where they differ from the default's, other than `DERIVED` and every `seed`."
+    default, ran = load_params(Path(root) / 'params.yaml'), load_params(params_file)
+    return [p for p in _changed(default, ran) if p.split('.')[0] not in DERIVED and p.split('.')[-1] != 'seed']
 
-def seed_results(root: str | Path = '.', # the repository: its results/ and runs/<profile>/results/
+def seed_results(root: str | Path = '.', # the repository: its results/ and runs/seed<N>/results/
                 ) -> dict[str, Path]:
-    "The results folders of the default (`results/`) and of every seed profile that has run, by profile name, in seed order."
+    "The results folders of the default (`results/`) and of every seed profile that has run (`runs/seed<N>/`), by profile name, in seed order."
     root = Path(root)
-    if not (root / 'profiles').is_dir(): raise FileNotFoundError(f"root={str(root)!r} has no profiles/ folder: not the repository")
+    if not (root / 'params.yaml').is_file(): raise FileNotFoundError(f"root={str(root)!r} has no params.yaml: not the repository")
     has_claims = lambda res: any((res / f).exists() for files in EFFECT_SOURCES.values() for f in files)
-    seeds = sorted((int(m[1]), p.stem) for p in (root / 'profiles').glob('*.yaml') if (m := SEED_PROFILE.fullmatch(p.stem)))
-    for _, name in seeds:
-        if (changes := seed_profile_changes(name, root)):
-            raise ValueError(f"profiles/{name}.yaml changes more than the seeds ({', '.join(changes)}): its runs cannot be paired with the default's by seed")
+    seeds = sorted((int(m[1]), p.name) for p in (root / 'runs').glob('seed*') if p.is_dir() and (m := SEED_PROFILE.fullmatch(p.name)))
     runs = {'default': root / 'results', **{name: root / 'runs' / name / 'results' for _, name in seeds}}
-    return {name: res for name, res in runs.items() if has_claims(res)}
+    runs = {name: res for name, res in runs.items() if has_claims(res)}
+    for name in [n for n in runs if n != 'default']:
+        if (changes := seed_run_changes(root / 'runs' / name / 'params.yaml', root)):
+            raise ValueError(f"runs/{name} ran with settings other than the default's beyond the seeds ({', '.join(changes)}): it cannot be "
+                             f"paired with the default by seed (make repro PROFILE={name} reruns it with the default's)")
+    return runs
 
 # %% ../nbs/95_seeds.ipynb #8035cd33
 def effects_across_seeds(results: dict, # profile -> results folder (`seed_results`)
@@ -99,7 +99,7 @@ def write_effects_across_seeds(root: str | Path = '.', # the repository
     write_json(root / 'runs' / 'effects_across_seeds.json', recs)
     data = sorted({r['data'] for r in recs})
     write_table(effects_across_seeds_table(recs), root / 'runs' / 'effects_across_seeds', "Every claim across seeds",
-                f"Runs: {', '.join(f'`{n}`' for n in runs)} (the default and the profiles `profiles/seed<N>.yaml`: every generator "
+                f"Runs: {', '.join(f'`{n}`' for n in runs)} (the default and the profiles `seed<N>`: every generator "
                 f"and training run seeded N). Data: {'; '.join(data)}. `each run`: the effect the claim says is positive, "
                 "in the order of the runs; `mean` and its 95 % Student t interval over the runs (`lzu.stats.seed_ci`); "
                 f"claims measured in fewer than {min_runs} runs are left out.",
