@@ -23,15 +23,15 @@ for _k, _v in PINNED_NUMERICS.items(): os.environ.setdefault(_k, _v)
 # %% auto #0
 __all__ = ['PINNED_NUMERICS', 'NOTEBOOK_STAGES', 'DATA_SETS', 'FOREACH', 'GENERATED', 'GENERATORS', 'RUN_RECORDS',
            'SOURCE_REVISION_FILE', 'RECORDED_PACKAGES', 'REPLACED_WHOLE', 'SEED_PROFILE', 'PROFILE_SKIP',
-           'EFFECT_SOURCES', 'UNREPEATABLE_FILES', 'UNREPEATABLE_KEY', 'ARGMAX_SCORES', 'CROSS_PROCESSOR_TOLERANCE',
-           'STAGE_THREADS', 'TIMING_STAGES', 'STAGE_MALLOC_TUNABLES', 'load_params', 'stage_parameters', 'data_deps',
-           'check_data_deps', 'generated_readers', 'git_revision', 'machine_description', 'package_versions',
-           'stage_outputs', 'peak_memory_mb', 'run_record_path', 'write_run_record', 'merge_profile', 'reseeded',
-           'profile_params', 'prepare_profile', 'tree_manifest', 'ensure_generated', 'markdown_table', 'write_table',
-           'save_figure', 'current_results', 'collect_effects', 'write_effects', 'reproducible_results',
-           'reproduction_diff', 'format_reproduction_diff', 'import_papermill', 'stage_kernel', 'run_notebook',
-           'results_index', 'main', 'usable_cores', 'is_timing_stage', 'stage_threads', 'pin_stage_threads',
-           'stage_environment', 'parse_dag_dot', 'stage_graph', 'stage_seconds', 'stage_memory_mb',
+           'EFFECT_SOURCES', 'ACROSS_DRAWS_FILE', 'UNREPEATABLE_FILES', 'UNREPEATABLE_KEY', 'ARGMAX_SCORES',
+           'CROSS_PROCESSOR_TOLERANCE', 'STAGE_THREADS', 'TIMING_STAGES', 'STAGE_MALLOC_TUNABLES', 'load_params',
+           'stage_parameters', 'data_deps', 'check_data_deps', 'generated_readers', 'git_revision',
+           'machine_description', 'package_versions', 'stage_outputs', 'peak_memory_mb', 'run_record_path',
+           'write_run_record', 'merge_profile', 'reseeded', 'profile_params', 'prepare_profile', 'tree_manifest',
+           'ensure_generated', 'markdown_table', 'write_table', 'save_figure', 'current_results', 'collect_effects',
+           'write_effects', 'reproducible_results', 'reproduction_diff', 'format_reproduction_diff', 'import_papermill',
+           'stage_kernel', 'run_notebook', 'results_index', 'main', 'usable_cores', 'is_timing_stage', 'stage_threads',
+           'pin_stage_threads', 'stage_environment', 'parse_dag_dot', 'stage_graph', 'stage_seconds', 'stage_memory_mb',
            'available_memory_mb', 'critical_path_seconds', 'downstream', 'run_stage_graph', 'default_jobs', 'repro']
 
 # %% ../nbs/91_pipeline.ipynb #9c199d4b
@@ -311,7 +311,7 @@ def prepare_profile(name: str, # a profile (a file of profiles/ without '.yaml')
         if out.exists() and out.read_bytes() == src.read_bytes(): continue   # unchanged: keep its time stamp
         out.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(src, out)
     from lzu.files import write_text
-    how = f"every seed set to {m[1]}" if (m := SEED_PROFILE.fullmatch(name)) else f"merged with profiles/{name}.yaml"
+    how = f"with every seed set to {m[1]}" if (m := SEED_PROFILE.fullmatch(name)) else f"merged with profiles/{name}.yaml"
     header = f"# Written by `python -m lzu.pipeline profile {name}`: params.yaml {how}. Do not edit.\n"
     text = header + yaml.safe_dump(params, sort_keys=False)
     if not (dst / 'params.yaml').exists() or (dst / 'params.yaml').read_text() != text: write_text(dst / 'params.yaml', text)
@@ -424,22 +424,31 @@ def current_results(folder: str | Path, # holds one `<item>.json` per trained mo
 # paper -> the files (under results/) in which its tables stages write their claims
 EFFECT_SOURCES = {'Learning to Zoom and Unzoom': ('metrics/lzu_effects.json', 'metrics/lzu3d_effects.json'),
                   'Zoom to Learn, Learn to Zoom': ('metrics/zoomlearn_effects.json',)}
+ACROSS_DRAWS_FILE = 'metrics/effects_across_draws.json'   # each claim over the draws of the seed profiles (`lzu.seeds`); its records name their paper
 _EFFECT_KEYS = ('claim', 'metric', 'ours', 'paper', 'ci95', 'holds')
 
+def _claims_file(path: Path, # a claims file: {'profile', 'data', 'effects': [records]}
+                 paper: str | None, # the paper of all its claims; None: each record names its own ('source')
+                ) -> list[dict]:
+    "The records of one claims file, each with its paper, data (its own where it names one, else the file's) and profile."
+    src = json.loads(path.read_text())
+    for k in ('profile', 'data', 'effects'):
+        if k not in src: raise ValueError(f"{path} has no {k!r}: a claims file is {{'profile', 'data', 'effects': [records]}}")
+    out = []
+    for r in src['effects']:
+        missing = [k for k in _EFFECT_KEYS + (() if paper else ('source',)) if k not in r]
+        if missing: raise ValueError(f"{path}: the claim {r.get('claim')!r} lacks {missing}")
+        out.append({**r, 'source': paper or r['source'], 'data': r.get('data', src['data']), 'profile': src['profile']})
+    return out
+
 def collect_effects(results: str | Path = 'results', # the results folder
+                    across_draws: bool = True, # also the records of `ACROSS_DRAWS_FILE`, where it exists
                    ) -> list[dict]:
-    "Every claim of the sources in `EFFECT_SOURCES` that exist, each record with its paper, data (its own where it names one, else the file's) and profile."
+    "Every claim of the sources in `EFFECT_SOURCES` that exist (and, with `across_draws`, each claim over the draws), each record with its paper, data and profile."
     out = []
     for paper, rel in [(paper, rel) for paper, files in EFFECT_SOURCES.items() for rel in files]:
-        path = Path(results) / rel
-        if not path.exists(): continue
-        src = json.loads(path.read_text())
-        for k in ('profile', 'data', 'effects'):
-            if k not in src: raise ValueError(f"{path} has no {k!r}: a claims file is {{'profile', 'data', 'effects': [records]}}")
-        for r in src['effects']:
-            missing = [k for k in _EFFECT_KEYS if k not in r]
-            if missing: raise ValueError(f"{path}: the claim {r.get('claim')!r} lacks {missing}")
-            out.append({**r, 'source': paper, 'data': r.get('data', src['data']), 'profile': src['profile']})
+        if (path := Path(results) / rel).exists(): out += _claims_file(path, paper)
+    if across_draws and (path := Path(results) / ACROSS_DRAWS_FILE).exists(): out += _claims_file(path, None)
     if not out: raise FileNotFoundError(f"no claims files under {results}: run the tables stages first ({sorted(f for fs in EFFECT_SOURCES.values() for f in fs)})")
     return out
 

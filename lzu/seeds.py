@@ -6,16 +6,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from .checks import check_int
-from .files import write_json
-from .pipeline import EFFECT_SOURCES, SEED_PROFILE, collect_effects, load_params, write_table
+from .files import write_json, write_text
+from .pipeline import (ACROSS_DRAWS_FILE, EFFECT_SOURCES, RUN_RECORDS, SEED_PROFILE, collect_effects, load_params,
+                          write_table)
 from .stats import effect_record, seed_ci
 
 # %% auto #0
-__all__ = ['DERIVED', 'seed_run_changes', 'seed_results', 'effects_across_seeds', 'effects_across_seeds_table',
-           'write_effects_across_seeds', 'main']
+__all__ = ['DERIVED', 'DRAWS', 'CLAIMS_FILES', 'seed_run_changes', 'keep_draw', 'seed_results', 'effects_across_seeds',
+           'effects_across_seeds_table', 'write_effects_across_draws', 'main']
 
 # %% ../nbs/95_seeds.ipynb #9067a176
 DERIVED = ('profile', 'data_deps')   # settings every profile has its own of: its name, and the data it reads (from its roots)
@@ -33,19 +35,45 @@ def seed_run_changes(params_file: str | Path, # the parameters a run ran with (a
     default, ran = load_params(Path(root) / 'params.yaml'), load_params(params_file)
     return [p for p in _changed(default, ran) if p.split('.')[0] not in DERIVED and p.split('.')[-1] != 'seed']
 
-def seed_results(root: str | Path = '.', # the repository: its results/ and runs/seed<N>/results/
+DRAWS = 'draws'   # under the repository: one folder per kept seed run (`keep_draw`), paired with the default by `seed_results`
+CLAIMS_FILES = tuple(f for files in EFFECT_SOURCES.values() for f in files)   # under a results folder
+
+def _has_claims(results: Path) -> bool: return any((results / f).exists() for f in CLAIMS_FILES)
+
+def _check_seed_run(params_file: Path, root: Path, where: str, name: str):
+    "Refuse a run whose parameters change more than the seeds: it cannot be paired with the default by draw."
+    if (changes := seed_run_changes(params_file, root)):
+        raise ValueError(f"{where} ran with settings other than the default's beyond the seeds ({', '.join(changes)}): it cannot be "
+                         f"paired with the default by seed (make repro PROFILE={name} reruns it with the default's)")
+
+def keep_draw(name: str, # a seed profile that has run in its workspace `runs/<name>/`, e.g. 'seed7'
+              root: str | Path = '.', # the repository
+             ) -> Path:
+    "Keep a seed run in the repository: `draws/<name>/` gets its `params.yaml`, its claims files and the run records of the stages that wrote them (replacing what was kept before)."
+    root = Path(root)
+    if not isinstance(name, str) or not SEED_PROFILE.fullmatch(name): raise ValueError(f"name must be a seed profile 'seed<N>' (N >= 1), got {name!r}")
+    ws = root / 'runs' / name
+    if not (ws / 'params.yaml').is_file(): raise FileNotFoundError(f"runs/{name} has no params.yaml: run `make repro PROFILE={name}` first")
+    _check_seed_run(ws / 'params.yaml', root, f"runs/{name}", name)
+    claims = [f'results/{f}' for f in CLAIMS_FILES if (ws / 'results' / f).exists()]
+    if not claims: raise FileNotFoundError(f"runs/{name}/results holds none of the claims files {list(CLAIMS_FILES)}: its tables stages have not run")
+    records = sorted(str(r.relative_to(ws)) for r in (ws / 'results' / RUN_RECORDS).glob('*.json')
+                     if set(json.loads(r.read_text()).get('outputs', [])) & set(claims))
+    keep = ['params.yaml', *claims, *records]
+    dst = root / DRAWS / name
+    for old in [f for f in dst.rglob('*') if f.is_file() and str(f.relative_to(dst)) not in keep] if dst.exists() else []: old.unlink()
+    for f in keep: write_text(dst / f, (ws / f).read_text())
+    return dst
+
+def seed_results(root: str | Path = '.', # the repository: its results/ and the kept draws draws/seed<N>/results/
                 ) -> dict[str, Path]:
-    "The results folders of the default (`results/`) and of every seed profile that has run (`runs/seed<N>/`), by profile name, in seed order."
+    "The results folders of the default (`results/`) and of every kept draw (`draws/seed<N>/`), by profile name, in seed order."
     root = Path(root)
     if not (root / 'params.yaml').is_file(): raise FileNotFoundError(f"root={str(root)!r} has no params.yaml: not the repository")
-    has_claims = lambda res: any((res / f).exists() for files in EFFECT_SOURCES.values() for f in files)
-    seeds = sorted((int(m[1]), p.name) for p in (root / 'runs').glob('seed*') if p.is_dir() and (m := SEED_PROFILE.fullmatch(p.name)))
-    runs = {'default': root / 'results', **{name: root / 'runs' / name / 'results' for _, name in seeds}}
-    runs = {name: res for name, res in runs.items() if has_claims(res)}
-    for name in [n for n in runs if n != 'default']:
-        if (changes := seed_run_changes(root / 'runs' / name / 'params.yaml', root)):
-            raise ValueError(f"runs/{name} ran with settings other than the default's beyond the seeds ({', '.join(changes)}): it cannot be "
-                             f"paired with the default by seed (make repro PROFILE={name} reruns it with the default's)")
+    seeds = sorted((int(m[1]), p.name) for p in (root / DRAWS).glob('seed*') if p.is_dir() and (m := SEED_PROFILE.fullmatch(p.name)))
+    runs = {'default': root / 'results', **{name: root / DRAWS / name / 'results' for _, name in seeds}}
+    runs = {name: res for name, res in runs.items() if _has_claims(res)}
+    for name in [n for n in runs if n != 'default']: _check_seed_run(root / DRAWS / name / 'params.yaml', root, f"{DRAWS}/{name}", name)
     return runs
 
 # %% ../nbs/95_seeds.ipynb #8035cd33
@@ -53,13 +81,13 @@ def effects_across_seeds(results: dict, # profile -> results folder (`seed_resul
                          min_runs: int = 3, # claims measured in fewer runs are left out (the t interval needs 3)
                          confidence: float = 0.95, # the interval's coverage
                         ) -> list[dict]:
-    "Every claim measured in at least `min_runs` runs: an `effect_record` of the mean effect and its t interval over the runs, with each run's effect."
+    "Every claim measured in at least `min_runs` runs: an `effect_record` of the mean effect and its t interval over the runs (its claim saying over how many), with each run's effect."
     min_runs = check_int('min_runs', min_runs, lo=3)
     if not isinstance(results, dict) or len(results) < min_runs:
         raise ValueError(f"results must map at least {min_runs} runs to results folders, got {sorted(results) if isinstance(results, dict) else results!r}")
     per = {}   # (paper, claim) -> {run: record}
     for run, folder in results.items():
-        for r in collect_effects(folder): per.setdefault((r['source'], r['claim']), {})[run] = r
+        for r in collect_effects(folder, across_draws=False): per.setdefault((r['source'], r['claim']), {})[run] = r
     out = []
     for (paper, claim), by_run in per.items():
         if len(by_run) < min_runs: continue
@@ -68,8 +96,8 @@ def effects_across_seeds(results: dict, # profile -> results folder (`seed_resul
             if len(seen) > 1: raise ValueError(f"the claim {claim!r} has different {key}s across the runs: {sorted(seen)}")
         first, effects = next(iter(by_run.values())), [r['ours'] for r in by_run.values()]
         mean, lo, hi = seed_ci(effects, [0.0] * len(effects), confidence)   # paired by run: each run's effect is one value
-        out.append({**effect_record(claim, first['metric'], mean, (lo, hi), first['paper'],
-                                    f"{len(effects)} runs (t interval over seeds of the data and training)"),
+        out.append({**effect_record(f"{claim}, over {len(effects)} draws", first['metric'], mean, (lo, hi), first['paper'],
+                                    f"{len(effects)} draws of the data and training ({'the default and ' * ('default' in by_run)}{len(by_run) - ('default' in by_run)} seed profiles): t interval over the draws"),
                     'source': paper, 'data': first['data'], 'runs': list(by_run), 'per_run': effects,
                     'per_run_ci95': [r['ci95'] for r in by_run.values()], 'holds_per_run': sum(bool(r['holds']) for r in by_run.values())})
     if not out: raise ValueError(f"no claim is measured in {min_runs} or more of the runs {sorted(results)}")
@@ -89,32 +117,46 @@ def effects_across_seeds_table(records: list, # `effects_across_seeds`'s result
                           'holds in a run on its own': f"{r['holds_per_run']} of {len(r['runs'])}",
                           'paper effect': r['paper']} for r in records])
 
-def write_effects_across_seeds(root: str | Path = '.', # the repository
+def write_effects_across_draws(root: str | Path = '.', # the repository (or a profile's workspace)
                                min_runs: int = 3, # claims measured in fewer runs are left out
                               ) -> list[dict]:
-    "`runs/effects_across_seeds.{md,csv,json}` from the default's and the seed profiles' results; returns the records."
+    "`results/metrics/effects_across_draws.json` (a claims file) and `results/tables/effects_across_draws.{md,csv}`: every claim over the default and its kept draws; returns the records."
     root = Path(root)
-    runs = seed_results(root)
-    recs = effects_across_seeds(runs, min_runs)
-    write_json(root / 'runs' / 'effects_across_seeds.json', recs)
+    min_runs = check_int('min_runs', min_runs, lo=3)
+    profile = load_params(root / 'params.yaml').get('profile', 'default')
+    runs = seed_results(root) if profile == 'default' else {profile: root / 'results'}   # the seed profiles are draws of the default only
+    recs = effects_across_seeds(runs, min_runs) if len(runs) >= min_runs else []
     data = sorted({r['data'] for r in recs})
-    write_table(effects_across_seeds_table(recs), root / 'runs' / 'effects_across_seeds', "Every claim across seeds",
-                f"Runs: {', '.join(f'`{n}`' for n in runs)} (the default and the profiles `seed<N>`: every generator "
-                f"and training run seeded N). Data: {'; '.join(data)}. `each run`: the effect the claim says is positive, "
-                "in the order of the runs; `mean` and its 95 % Student t interval over the runs (`lzu.stats.seed_ci`); "
-                f"claims measured in fewer than {min_runs} runs are left out.",
-                "A claim holds across seeds when the whole interval is above zero. `holds in a run on its own`: how many "
+    write_json(root / 'results' / ACROSS_DRAWS_FILE, {'profile': profile, 'data': '; '.join(data) or 'none', 'runs': list(runs), 'effects': recs})
+    if recs: df = effects_across_seeds_table(recs)
+    else:
+        import pandas as pd
+        df = pd.DataFrame(columns=['paper', 'claim', 'metric', 'each run', 'mean', '95% CI (t, over runs)', 'holds', 'holds in a run on its own', 'paper effect'])
+    why = ('' if recs else f" **No claim has the {min_runs} runs a t interval needs**: "
+           + (f"the seed profiles are draws of the default, and this is profile `{profile}`." if profile != 'default' else
+              f"keep at least {min_runs - 1} seed runs (`make repro PROFILE=seed<N>`, then `python -m lzu.seeds keep seed<N>`)."))
+    write_table(df, root / 'results' / 'tables' / 'effects_across_draws', "Every claim across draws of the data and of training",
+                f"Profile: `{profile}`. Runs: {', '.join(f'`{n}`' for n in runs)}" + (" (the default and the kept draws in `draws/`: the "
+                "profiles `seed<N>`, every generator and training run seeded N)" if profile == 'default' else '') + f". Data: {'; '.join(data) or 'none'}. `each run`: the "
+                "effect the claim says is positive, in the order of the runs; `mean` and its 95 % Student t interval over the runs "
+                f"(`lzu.stats.seed_ci`); claims measured in fewer than {min_runs} runs are left out.{why}",
+                "A claim holds across draws when the whole interval is above zero. `holds in a run on its own`: how many "
                 "runs' own intervals (over test images, sequences or scenes) exclude zero.", floatfmt='.3g')
     return recs
 
 def main(argv: list[str] | None = None, # the arguments (default: `sys.argv[1:]`)
         ):
-    "Command line: `python -m lzu.seeds [--root .] [--min-runs 3]`."
+    "Command line: `python -m lzu.seeds [--root .] [--min-runs 3]` (the stage `effects_across_draws`), or `python -m lzu.seeds keep seed<N> ...`."
     ap = argparse.ArgumentParser(prog='python -m lzu.seeds', description=__doc__)
     ap.add_argument('--root', default='.', help="the repository (default: here)")
     ap.add_argument('--min-runs', type=int, default=3, help="claims measured in fewer runs are left out (at least 3)")
+    sub = ap.add_subparsers(dest='command')
+    kp = sub.add_parser('keep', help="keep seed runs (runs/seed<N>/) in draws/seed<N>/")
+    kp.add_argument('names', nargs='+', metavar='seed<N>')
     a = ap.parse_args(argv)
-    write_effects_across_seeds(a.root, a.min_runs)
+    if a.command == 'keep':
+        for name in a.names: print(f"kept runs/{name} in {keep_draw(name, a.root)}")
+    else: write_effects_across_draws(a.root, a.min_runs)
 
 # %% ../nbs/95_seeds.ipynb #01b4e1d8
 if __name__ == '__main__':

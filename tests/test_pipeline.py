@@ -227,7 +227,7 @@ def test_results_index_is_current():
 # the library module each stage without an experiment notebook runs (the notebook stages: what their notebook imports)
 STAGE_MODULES = {"bench_zoom": {"lzu.bench"}, "bench_cobi": {"lzu.bench"}, "synthetic_srraw": {"lzu.raw.synthetic"},
                  "synthetic_scenes": {"lzu.perception.synthetic"}, "synthetic_nuscenes": {"lzu.perception.nuscenes_synthetic"},
-                 "results_index": set(), "effects": set()}
+                 "results_index": set(), "effects": set(), "effects_across_draws": {"lzu.seeds"}}
 
 
 def _notebook_imports(path: Path) -> set:
