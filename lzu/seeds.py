@@ -44,7 +44,8 @@ def _check_seed_run(params_file: Path, root: Path, where: str, name: str):
     "Refuse a run whose parameters change more than the seeds: it cannot be paired with the default by draw."
     if (changes := seed_run_changes(params_file, root)):
         raise ValueError(f"{where} ran with settings other than the default's beyond the seeds ({', '.join(changes)}): it cannot be "
-                         f"paired with the default by seed (make repro PROFILE={name} reruns it with the default's)")
+                         f"paired with the default by seed (make repro PROFILE={name} reruns it with the default's"
+                         + (f", and python -m lzu.seeds keep {name} keeps it again)" if where.startswith(DRAWS) else ')'))
 
 def keep_draw(name: str, # a seed profile that has run in its workspace `runs/<name>/`, e.g. 'seed7'
               root: str | Path = '.', # the repository
