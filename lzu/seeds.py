@@ -97,8 +97,10 @@ def effects_across_seeds(results: dict, # profile -> results folder (`seed_resul
             if len(seen) > 1: raise ValueError(f"the claim {claim!r} has different {key}s across the runs: {sorted(seen)}")
         first, effects = next(iter(by_run.values())), [r['ours'] for r in by_run.values()]
         mean, lo, hi = seed_ci(effects, [0.0] * len(effects), confidence)   # paired by run: each run's effect is one value
+        n_seeds = sum(run != 'default' for run in by_run)
+        who = f"the default and {n_seeds} seed profiles" if 'default' in by_run else f"{n_seeds} seed profiles"
         out.append({**effect_record(f"{claim}, over {len(effects)} draws", first['metric'], mean, (lo, hi), first['paper'],
-                                    f"{len(effects)} draws of the data and training ({'the default and ' * ('default' in by_run)}{len(by_run) - ('default' in by_run)} seed profiles): t interval over the draws"),
+                                    f"{len(effects)} draws of the data and training ({who}): t interval over the draws"),
                     'source': paper, 'data': first['data'], 'runs': list(by_run), 'per_run': effects,
                     'per_run_ci95': [r['ci95'] for r in by_run.values()], 'holds_per_run': sum(bool(r['holds']) for r in by_run.values())})
     if not out: raise ValueError(f"no claim is measured in {min_runs} or more of the runs {sorted(results)}")
@@ -111,12 +113,13 @@ def effects_across_seeds_table(records: list, # `effects_across_seeds`'s result
                               ):
     "One row per claim: each run's effect, their mean, the t interval, whether it holds across the runs and in how many runs on its own."
     import pandas as pd
+    cols = ['paper', 'claim', 'metric', 'each run', 'mean', '95% CI (t, over runs)', 'holds', 'holds in a run on its own', 'paper effect']
     return pd.DataFrame([{'paper': r['source'], 'claim': r['claim'], 'metric': r['metric'],
                           'each run': ', '.join(map(_signed, r['per_run'])), 'mean': r['ours'],
                           '95% CI (t, over runs)': f"[{r['ci95'][0]:.3g}, {r['ci95'][1]:.3g}]",
                           'holds': 'yes' if r['holds'] else 'NO',
                           'holds in a run on its own': f"{r['holds_per_run']} of {len(r['runs'])}",
-                          'paper effect': r['paper']} for r in records])
+                          'paper effect': r['paper']} for r in records], columns=cols)   # no records: the columns alone
 
 def write_effects_across_draws(root: str | Path = '.', # the repository (or a profile's workspace)
                                min_runs: int = 3, # claims measured in fewer runs are left out
@@ -129,10 +132,7 @@ def write_effects_across_draws(root: str | Path = '.', # the repository (or a pr
     recs = effects_across_seeds(runs, min_runs) if len(runs) >= min_runs else []
     data = sorted({r['data'] for r in recs})
     write_json(root / 'results' / ACROSS_DRAWS_FILE, {'profile': profile, 'data': '; '.join(data) or 'none', 'runs': list(runs), 'effects': recs})
-    if recs: df = effects_across_seeds_table(recs)
-    else:
-        import pandas as pd
-        df = pd.DataFrame(columns=['paper', 'claim', 'metric', 'each run', 'mean', '95% CI (t, over runs)', 'holds', 'holds in a run on its own', 'paper effect'])
+    df = effects_across_seeds_table(recs)
     why = ('' if recs else f" **No claim has the {min_runs} runs a t interval needs**: "
            + (f"the seed profiles are draws of the default, and this is profile `{profile}`." if profile != 'default' else
               f"keep at least {min_runs - 1} seed runs (`make repro PROFILE=seed<N>`, then `python -m lzu.seeds keep seed<N>`)."))
